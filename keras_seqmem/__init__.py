@@ -1,0 +1,22 @@
+"""keras_seqmem: recurrent and memory layers for Keras 3.
+
+The public API is re-exported here; see `docs/` for one page per layer.
+"""
+
+from keras_seqmem.recurrent import CoupledLSTM
+from keras_seqmem.recurrent import CoupledLSTMCell
+from keras_seqmem.recurrent import LeakyRNN
+from keras_seqmem.recurrent import LeakyRNNCell
+from keras_seqmem.recurrent import PeepholeLSTM
+from keras_seqmem.recurrent import PeepholeLSTMCell
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CoupledLSTM",
+    "CoupledLSTMCell",
+    "LeakyRNN",
+    "LeakyRNNCell",
+    "PeepholeLSTM",
+    "PeepholeLSTMCell",
+]

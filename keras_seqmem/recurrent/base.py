@@ -1,0 +1,342 @@
+"""What the recurrent cells of keras_seqmem share.
+
+`FusedCell` owns the fused weights every cell here has,
+
+    kernel            (input_dim, num_gates * units)   W, all gates side by side
+    recurrent_kernel  (units, num_gates * units)       U, same gate order
+    bias              (num_gates * units,)             b
+
+and splits one step into two pure parts:
+
+    z_x = project_inputs(x_t)                 # x_t W + b   (no recurrence)
+    h_t, states_t = recurrence(z_x, states)   # everything that needs h_{t-1}
+
+`call()` (the Keras RNN cell contract) is `recurrence(project_inputs(x))`.
+`SequenceRNN` (the base of `LeakyRNN`, `PeepholeLSTM`, `CoupledLSTM`) uses the
+same two parts in its fast path: it projects the whole sequence with one
+matrix product `(batch * time, d) x (d, G * u)` and then loops over
+`recurrence` only, so the per-step work is the `(batch, u) x (u, G * u)`
+product and the gate arithmetic. Because both paths run the same
+`recurrence`, they compute the same function (tests prove it).
+"""
+
+import re
+
+import keras
+from keras import activations
+from keras import constraints
+from keras import initializers
+from keras import ops
+from keras import regularizers
+from keras.layers import InputSpec
+
+# Keras' RNN layer pre-builds dropout masks (once per sequence, outside the
+# loop, which keeps the loop stateless for XLA) only for cells that derive
+# from this mixin; its public alias does not exist, so import it from keras.
+from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
+from keras.src import backend as _keras_backend
+
+from keras_seqmem import _validation
+
+
+class FusedCell(keras.layers.Layer, DropoutRNNCell):
+    """Base class of the cells with fused `kernel`/`recurrent_kernel`/`bias`.
+
+    Subclasses set `gate_names` (the order of the fused blocks) and
+    `forget_gate` (the block that `unit_forget_bias` initialises to one, or
+    None), and implement `recurrence(z_x, states, training)`.
+    """
+
+    gate_names = ()
+    forget_gate = None
+
+    def __init__(
+        self,
+        units,
+        activation="tanh",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        seed=None,
+        **kwargs,
+    ):
+        who = type(self).__name__
+        units = _validation.check_positive_int(units, "units", who)
+        dropout = _validation.check_rate(dropout, "dropout", who)
+        recurrent_dropout = _validation.check_rate(
+            recurrent_dropout, "recurrent_dropout", who
+        )
+        super().__init__(**kwargs)
+        self.units = units
+        self.activation = activations.get(activation)
+        self.use_bias = use_bias
+
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.recurrent_initializer = initializers.get(recurrent_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.recurrent_constraint = constraints.get(recurrent_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+
+        self.dropout = dropout
+        self.recurrent_dropout = recurrent_dropout
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed=seed)
+        self.input_spec = InputSpec(min_ndim=2)
+
+    # Keras' RNN cell contract ------------------------------------------
+
+    @property
+    def num_gates(self):
+        return len(self.gate_names)
+
+    @property
+    def state_size(self):
+        raise NotImplementedError
+
+    @property
+    def output_size(self):
+        return self.units
+
+    def get_initial_state(self, batch_size=None):
+        sizes = self.state_size
+        if isinstance(sizes, int):
+            return ops.zeros((batch_size, sizes), dtype=self.compute_dtype)
+        return [
+            ops.zeros((batch_size, size), dtype=self.compute_dtype)
+            for size in sizes
+        ]
+
+    def build(self, input_shape):
+        _validation.check_feature_size(input_shape, self.name)
+        input_dim = input_shape[-1]
+        width = self.num_gates * self.units
+        self.kernel = self.add_weight(
+            shape=(input_dim, width),
+            name="kernel",
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
+        self.recurrent_kernel = self.add_weight(
+            shape=(self.units, width),
+            name="recurrent_kernel",
+            initializer=self.recurrent_initializer,
+            regularizer=self.recurrent_regularizer,
+            constraint=self.recurrent_constraint,
+        )
+        if self.use_bias:
+            self.bias = self.add_weight(
+                shape=(width,),
+                name="bias",
+                initializer=self._fused_bias_initializer(),
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+            )
+        else:
+            self.bias = None
+        self.build_extra_weights(input_shape)
+        self.input_spec = InputSpec(min_ndim=2, axes={-1: input_dim})
+        self.built = True
+
+    def build_extra_weights(self, input_shape):
+        """Hook for weights beyond the fused three (peepholes, gamma)."""
+
+    def _fused_bias_initializer(self):
+        if self.forget_gate is None or not getattr(
+            self, "unit_forget_bias", False
+        ):
+            return self.bias_initializer
+        units, gate = self.units, self.forget_gate
+        before, after = gate * units, (self.num_gates - gate - 1) * units
+        base = self.bias_initializer
+
+        def initializer(_, dtype=None):
+            parts = []
+            if before:
+                parts.append(base((before,), dtype=dtype))
+            parts.append(ops.ones((units,), dtype=dtype))
+            if after:
+                parts.append(base((after,), dtype=dtype))
+            return ops.concatenate(parts)
+
+        return initializer
+
+    # The step, in two parts -------------------------------------------
+
+    def project_inputs(self, inputs):
+        """`x W + b` for a step `(batch, d)` or a sequence `(batch, T, d)`."""
+        z = ops.matmul(inputs, self.kernel)
+        if self.use_bias:
+            z = z + self.bias
+        return z
+
+    def recurrent_projection(self, h_tm1, training=False):
+        """`h_{t-1} U`, with recurrent dropout on `h_{t-1}` when training."""
+        if training and self.recurrent_dropout > 0.0:
+            h_tm1 = h_tm1 * self.get_recurrent_dropout_mask(h_tm1)
+        return ops.matmul(h_tm1, self.recurrent_kernel)
+
+    def recurrence(self, z_x, states, training=False):
+        """One step given the projected input `z_x = x_t W + b`."""
+        raise NotImplementedError
+
+    def call(self, inputs, states, training=False):
+        if training and self.dropout > 0.0:
+            inputs = inputs * self.get_dropout_mask(inputs)
+        return self.recurrence(self.project_inputs(inputs), states, training)
+
+    def get_config(self):
+        config = {
+            "units": self.units,
+            "activation": activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(
+                self.kernel_initializer
+            ),
+            "recurrent_initializer": initializers.serialize(
+                self.recurrent_initializer
+            ),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(
+                self.kernel_regularizer
+            ),
+            "recurrent_regularizer": regularizers.serialize(
+                self.recurrent_regularizer
+            ),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "recurrent_constraint": constraints.serialize(
+                self.recurrent_constraint
+            ),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
+            "dropout": self.dropout,
+            "recurrent_dropout": self.recurrent_dropout,
+            "seed": self.seed,
+        }
+        return {**super().get_config(), **config}
+
+
+# Arguments that belong to the RNN layer, not to its cell.
+_LAYER_ARGS = (
+    "return_sequences",
+    "return_state",
+    "go_backwards",
+    "stateful",
+    "unroll",
+    "zero_output_for_mask",
+    "activity_regularizer",
+)
+# Base-layer arguments the cell shares with its layer.
+_SHARED_ARGS = ("dtype", "trainable")
+
+
+class SequenceRNN(keras.layers.RNN):
+    """A `keras.layers.RNN` over a `FusedCell`, with a fused fast path.
+
+    Subclasses set `cell_class`. Every argument of the cell is accepted by the
+    layer and forwarded to the cell; the layer's own arguments are those of
+    `keras.layers.RNN` plus `fast_path`.
+
+    Args:
+        fast_path: If True (default), project the whole input sequence with
+            one matrix product before the loop and step only the recurrence.
+            If False, step the cell exactly as `keras.layers.RNN(cell)` does.
+            Both compute the same function.
+    """
+
+    cell_class = None
+
+    def __init__(self, units, fast_path=True, **kwargs):
+        layer_kwargs = {k: kwargs.pop(k) for k in _LAYER_ARGS if k in kwargs}
+        for k in _SHARED_ARGS:
+            if k in kwargs:
+                layer_kwargs[k] = kwargs[k]
+        for k in ("name", "input_shape", "batch_size", "input_dim"):
+            if k in kwargs:
+                layer_kwargs[k] = kwargs.pop(k)
+        cell = self.cell_class(units, name=self._cell_name(), **kwargs)
+        super().__init__(cell, **layer_kwargs)
+        self.fast_path = bool(fast_path)
+        self.input_spec = InputSpec(ndim=3)
+
+    @classmethod
+    def _cell_name(cls):
+        # PeepholeLSTMCell -> peephole_lstm_cell
+        name = cls.cell_class.__name__
+        return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
+
+    @property
+    def units(self):
+        return self.cell.units
+
+    def build(self, sequences_shape, initial_state_shape=None):
+        _validation.check_sequence_shape(sequences_shape, self.name)
+        super().build(sequences_shape, initial_state_shape)
+        self.input_spec = InputSpec(ndim=3, axes={-1: sequences_shape[-1]})
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        if not self.fast_path:
+            return super().inner_loop(
+                sequences, initial_state, mask=mask, training=training
+            )
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0]
+        cell = self.cell
+        if training and cell.dropout > 0.0:
+            # One input-dropout mask per sequence, as in the cell path.
+            dp_mask = cell.get_dropout_mask(sequences[:, 0, :])
+            sequences = sequences * ops.expand_dims(dp_mask, 1)
+        projected = cell.project_inputs(sequences)  # (batch, T, G * units)
+
+        def step(z_x, states):
+            output, new_states = cell.recurrence(z_x, states, training)
+            if not isinstance(new_states, (list, tuple)):
+                new_states = [new_states]
+            return output, new_states
+
+        if not isinstance(initial_state, (list, tuple)):
+            initial_state = [initial_state]
+        return _keras_backend.rnn(
+            step,
+            projected,
+            initial_state,
+            go_backwards=self.go_backwards,
+            mask=mask,
+            unroll=self.unroll,
+            input_length=sequences.shape[1],
+            zero_output_for_mask=self.zero_output_for_mask,
+            return_all_outputs=self.return_sequences,
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        cell_config = config.pop("cell")["config"]
+        for key in ("name", "dtype", "trainable"):
+            cell_config.pop(key, None)
+        return {
+            **config,
+            **cell_config,
+            "activity_regularizer": regularizers.serialize(
+                self.activity_regularizer
+            ),
+            "fast_path": self.fast_path,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        return cls(**config)
+
