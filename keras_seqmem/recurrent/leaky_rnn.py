@@ -201,7 +201,8 @@ def _resolve_gamma(who, units, gamma, gamma_range, per_unit_gamma):
     """The initial `γ` as a float64 array of shape `()` or `(units,)`."""
     if gamma is not None and gamma_range is not None:
         raise ValueError(
-            f"{who}: give either `gamma` or `gamma_range`, not both "
+            f"{who}: arguments `gamma` and `gamma_range` must not both be "
+            "given; give either one "
             f"(got gamma={gamma!r}, gamma_range={gamma_range!r})."
         )
     if gamma_range is not None:
