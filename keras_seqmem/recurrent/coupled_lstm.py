@@ -156,9 +156,8 @@ class CoupledLSTMCell(FusedCell):
             )
             setattr(self, name, weight)
 
-    def recurrence(self, z_x, states, training=False):
-        h_tm1, c_tm1 = states[0], states[1]
-        z = z_x + self.recurrent_projection(h_tm1, training)
+    def gates(self, z, states):
+        c_tm1 = states[1]
         # f = forget gate (input gate is 1 - f), c = candidate, o = output
         z_f, z_c, z_o = ops.split(z, 3, axis=-1)
         sigma, act = self.recurrent_activation, self.activation
@@ -200,8 +199,8 @@ class CoupledLSTM(SequenceRNN):
     and weight layout) and of `keras.layers.RNN`: `return_sequences`,
     `return_state`, `go_backwards`, `stateful`, `unroll`,
     `zero_output_for_mask`, plus `activity_regularizer` and `fast_path`
-    (project the whole sequence in one matrix product, then loop over the
-    recurrence only; default True, same result as the plain cell loop).
+    (one matrix product per step against `[kernel; recurrent_kernel]`
+    stacked once per call; default True, same result as the cell loop).
 
     Call arguments:
         sequences: `(batch, timesteps, features)`.

@@ -177,12 +177,12 @@ class LeakyRNNCell(FusedCell):
             return 1.0 + ops.softplus(self.gamma_offset)
         return self.gamma_weight
 
-    def recurrence(self, z_x, states, training=False):
+    def gates(self, z, states):
         h_tm1 = states[0] if isinstance(states, (list, tuple)) else states
-        candidate = self.activation(
-            z_x + self.recurrent_projection(h_tm1, training)
-        )
+        candidate = self.activation(z)
         leak = 1.0 / self.effective_gamma()  # 1/γ
+        # This form (not h_tm1 + leak * (candidate - h_tm1)) is exactly
+        # `candidate`, i.e. SimpleRNNCell, when γ = 1.
         h = (1.0 - leak) * h_tm1 + leak * candidate
         new_states = [h] if isinstance(states, (list, tuple)) else h
         return h, new_states
@@ -242,8 +242,8 @@ class LeakyRNN(SequenceRNN):
     `γ` options and the weights) and of `keras.layers.RNN`:
     `return_sequences`, `return_state`, `go_backwards`, `stateful`, `unroll`,
     `zero_output_for_mask`, plus `activity_regularizer` and `fast_path`
-    (project the whole sequence in one matrix product, then loop over the
-    recurrence only; default True, same result as the plain cell loop).
+    (one matrix product per step against `[kernel; recurrent_kernel]`
+    stacked once per call; default True, same result as the cell loop).
 
     Call arguments:
         sequences: `(batch, timesteps, features)`.

@@ -166,9 +166,8 @@ class PeepholeLSTMCell(FusedCell):
             "output_gate_peephole_weights"
         )
 
-    def recurrence(self, z_x, states, training=False):
-        h_tm1, c_tm1 = states[0], states[1]
-        z = z_x + self.recurrent_projection(h_tm1, training)
+    def gates(self, z, states):
+        c_tm1 = states[1]
         # i = input gate, f = forget gate, c = candidate, o = output gate
         z_i, z_f, z_c, z_o = ops.split(z, 4, axis=-1)
         sigma, act = self.recurrent_activation, self.activation
@@ -206,8 +205,8 @@ class PeepholeLSTM(SequenceRNN):
     and weight layout) and of `keras.layers.RNN`: `return_sequences`,
     `return_state`, `go_backwards`, `stateful`, `unroll`,
     `zero_output_for_mask`, plus `activity_regularizer` and `fast_path`
-    (project the whole sequence in one matrix product, then loop over the
-    recurrence only; default True, same result as the plain cell loop).
+    (one matrix product per step against `[kernel; recurrent_kernel]`
+    stacked once per call; default True, same result as the cell loop).
 
     Call arguments:
         sequences: `(batch, timesteps, features)`.
