@@ -156,20 +156,28 @@ class CoupledLSTMCell(FusedCell):
             )
             setattr(self, name, weight)
 
-    def gates(self, z, states):
-        c_tm1 = states[1]
-        # f = forget gate (input gate is 1 - f), c = candidate, o = output
-        z_f, z_c, z_o = ops.split(z, 3, axis=-1)
+    def gate_function(self):
+        # Peephole vectors read once per sequence, not at every step.
+        if self.use_peepholes:
+            p_f = ops.convert_to_tensor(self.forget_gate_peephole_weights)
+            p_o = ops.convert_to_tensor(self.output_gate_peephole_weights)
         sigma, act = self.recurrent_activation, self.activation
-        if self.use_peepholes:
-            z_f = z_f + self.forget_gate_peephole_weights * c_tm1
-        f = sigma(z_f)
-        c = f * c_tm1 + (1.0 - f) * act(z_c)
-        if self.use_peepholes:
-            z_o = z_o + self.output_gate_peephole_weights * c
-        o = sigma(z_o)
-        h = o * act(c)
-        return h, [h, c]
+
+        def gates(z, states):
+            c_tm1 = states[1]
+            # f = forget gate (input gate is 1 - f), c = candidate, o = output
+            z_f, z_c, z_o = ops.split(z, 3, axis=-1)
+            if self.use_peepholes:
+                z_f = z_f + p_f * c_tm1
+            f = sigma(z_f)
+            c = f * c_tm1 + (1.0 - f) * act(z_c)
+            if self.use_peepholes:
+                z_o = z_o + p_o * c
+            o = sigma(z_o)
+            h = o * act(c)
+            return h, [h, c]
+
+        return gates
 
     def get_config(self):
         config = {

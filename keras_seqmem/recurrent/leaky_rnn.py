@@ -177,15 +177,19 @@ class LeakyRNNCell(FusedCell):
             return 1.0 + ops.softplus(self.gamma_offset)
         return self.gamma_weight
 
-    def gates(self, z, states):
-        h_tm1 = states[0] if isinstance(states, (list, tuple)) else states
-        candidate = self.activation(z)
-        leak = 1.0 / self.effective_gamma()  # 1/γ
-        # This form (not h_tm1 + leak * (candidate - h_tm1)) is exactly
-        # `candidate`, i.e. SimpleRNNCell, when γ = 1.
-        h = (1.0 - leak) * h_tm1 + leak * candidate
-        new_states = [h] if isinstance(states, (list, tuple)) else h
-        return h, new_states
+    def gate_function(self):
+        leak = 1.0 / self.effective_gamma()  # 1/γ, once per sequence
+        keep = 1.0 - leak
+
+        def gates(z, states):
+            h_tm1 = states[0] if isinstance(states, (list, tuple)) else states
+            # This form (not h_tm1 + leak * (z' - h_tm1)) is exactly the
+            # candidate, i.e. SimpleRNNCell, when γ = 1.
+            h = keep * h_tm1 + leak * self.activation(z)
+            new_states = [h] if isinstance(states, (list, tuple)) else h
+            return h, new_states
+
+        return gates
 
     def get_config(self):
         config = {

@@ -166,17 +166,25 @@ class PeepholeLSTMCell(FusedCell):
             "output_gate_peephole_weights"
         )
 
-    def gates(self, z, states):
-        c_tm1 = states[1]
-        # i = input gate, f = forget gate, c = candidate, o = output gate
-        z_i, z_f, z_c, z_o = ops.split(z, 4, axis=-1)
+    def gate_function(self):
+        # Peephole vectors read once per sequence, not at every step.
+        p_i = ops.convert_to_tensor(self.input_gate_peephole_weights)
+        p_f = ops.convert_to_tensor(self.forget_gate_peephole_weights)
+        p_o = ops.convert_to_tensor(self.output_gate_peephole_weights)
         sigma, act = self.recurrent_activation, self.activation
-        i = sigma(z_i + self.input_gate_peephole_weights * c_tm1)
-        f = sigma(z_f + self.forget_gate_peephole_weights * c_tm1)
-        c = f * c_tm1 + i * act(z_c)
-        o = sigma(z_o + self.output_gate_peephole_weights * c)
-        h = o * act(c)
-        return h, [h, c]
+
+        def gates(z, states):
+            c_tm1 = states[1]
+            # i = input gate, f = forget gate, c = candidate, o = output gate
+            z_i, z_f, z_c, z_o = ops.split(z, 4, axis=-1)
+            i = sigma(z_i + p_i * c_tm1)
+            f = sigma(z_f + p_f * c_tm1)
+            c = f * c_tm1 + i * act(z_c)
+            o = sigma(z_o + p_o * c)
+            h = o * act(c)
+            return h, [h, c]
+
+        return gates
 
     def get_config(self):
         config = {
