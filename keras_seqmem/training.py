@@ -135,8 +135,9 @@ def train_on_task(
                              **task_params)
     compile_for_task(model, spec, learning_rate, jit_compile)
     start = time.perf_counter()
+    # The dataset is shuffled (with the seed) by make_dataset already.
     history = model.fit(train, validation_data=val, epochs=epochs,
-                        verbose=verbose, callbacks=callbacks)
+                        verbose=verbose, callbacks=callbacks, shuffle=False)
     seconds = time.perf_counter() - start
     scores = model.evaluate(test, verbose=0, return_dict=True)
     metric = float(scores[spec.metric_name])
