@@ -55,3 +55,28 @@ def test_cli_lists_tasks(capsys):
 def test_public_api_is_explicit():
     for name in keras_seqmem.__all__:
         assert hasattr(keras_seqmem, name), name
+
+
+def test_benchmark_quick_run(tmp_path):
+    """benchmarks/recurrent.py runs end to end (tiny shapes) and reports
+    every layer against its Keras baseline, XLA really on for jit rows."""
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "bench.json"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "recurrent.py"), "--quick",
+         "--json", str(out)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    rows = json.loads(out.read_text())["rows"]
+    seen = {(r["layer"], r["baseline"], r["jit"], r["mode"]) for r in rows}
+    for layer, baseline in (("PeepholeLSTM", "LSTM"), ("CoupledLSTM", "LSTM"),
+                            ("LeakyRNN", "SimpleRNN")):
+        for jit in (False, True):
+            for mode in ("train", "infer"):
+                assert (layer, baseline, jit, mode) in seen
+    assert all(r["ratio"] > 0 for r in rows)
+    assert all(r["xla"] == "yes" for r in rows if r["jit"])
