@@ -240,6 +240,70 @@ class FusedCell(keras.layers.Layer, DropoutRNNCell):
         return {**super().get_config(), **config}
 
 
+class GatedCell(FusedCell):
+    """A `FusedCell` of the LSTM family: sigmoid-like gates, a cell state
+    `c` beside `h`, and optional diagonal peephole vectors `(units,)`.
+
+    Subclasses set `peephole_names`, the peephole weights they create (or
+    override `peephole_weight_names()` when that depends on the config).
+    """
+
+    peephole_names = ()
+
+    def __init__(
+        self,
+        units,
+        recurrent_activation="sigmoid",
+        unit_forget_bias=True,
+        peephole_initializer="glorot_uniform",
+        peephole_regularizer=None,
+        peephole_constraint=None,
+        **kwargs,
+    ):
+        super().__init__(units, **kwargs)
+        self.recurrent_activation = activations.get(recurrent_activation)
+        self.unit_forget_bias = unit_forget_bias
+        self.peephole_initializer = initializers.get(peephole_initializer)
+        self.peephole_regularizer = regularizers.get(peephole_regularizer)
+        self.peephole_constraint = constraints.get(peephole_constraint)
+
+    @property
+    def state_size(self):
+        return [self.units, self.units]  # [h, c]
+
+    def peephole_weight_names(self):
+        return self.peephole_names
+
+    def build_extra_weights(self, input_shape):
+        for name in self.peephole_weight_names():
+            weight = self.add_weight(
+                shape=(self.units,),
+                name=name,
+                initializer=self.peephole_initializer,
+                regularizer=self.peephole_regularizer,
+                constraint=self.peephole_constraint,
+            )
+            setattr(self, name, weight)
+
+    def get_config(self):
+        config = {
+            "recurrent_activation": activations.serialize(
+                self.recurrent_activation
+            ),
+            "unit_forget_bias": self.unit_forget_bias,
+            "peephole_initializer": initializers.serialize(
+                self.peephole_initializer
+            ),
+            "peephole_regularizer": regularizers.serialize(
+                self.peephole_regularizer
+            ),
+            "peephole_constraint": constraints.serialize(
+                self.peephole_constraint
+            ),
+        }
+        return {**super().get_config(), **config}
+
+
 # Arguments that belong to the RNN layer, not to its cell.
 _LAYER_ARGS = (
     "return_sequences",

@@ -1,18 +1,14 @@
 """LSTM with coupled input and forget gates (CIFG)."""
 
 import keras
-from keras import activations
-from keras import constraints
-from keras import initializers
 from keras import ops
-from keras import regularizers
 
-from keras_seqmem.recurrent.base import FusedCell
+from keras_seqmem.recurrent.base import GatedCell
 from keras_seqmem.recurrent.base import SequenceRNN
 
 
 @keras.saving.register_keras_serializable(package="keras_seqmem")
-class CoupledLSTMCell(FusedCell):
+class CoupledLSTMCell(GatedCell):
     """LSTM cell whose input gate is one minus its forget gate (CIFG).
 
     One step, with `σ` the `recurrent_activation` (sigmoid by default) and
@@ -82,6 +78,10 @@ class CoupledLSTMCell(FusedCell):
     """
 
     gate_names = ("f", "c", "o")
+    peephole_names = (
+        "forget_gate_peephole_weights",
+        "output_gate_peephole_weights",
+    )
     forget_gate = 0
 
     def __init__(
@@ -125,36 +125,17 @@ class CoupledLSTMCell(FusedCell):
             dropout=dropout,
             recurrent_dropout=recurrent_dropout,
             seed=seed,
+            recurrent_activation=recurrent_activation,
+            unit_forget_bias=unit_forget_bias,
+            peephole_initializer=peephole_initializer,
+            peephole_regularizer=peephole_regularizer,
+            peephole_constraint=peephole_constraint,
             **kwargs,
         )
-        self.recurrent_activation = activations.get(recurrent_activation)
         self.use_peepholes = bool(use_peepholes)
-        self.unit_forget_bias = unit_forget_bias
-        self.peephole_initializer = initializers.get(peephole_initializer)
-        self.peephole_regularizer = regularizers.get(peephole_regularizer)
-        self.peephole_constraint = constraints.get(peephole_constraint)
 
-    @property
-    def state_size(self):
-        return [self.units, self.units]
-
-    def build_extra_weights(self, input_shape):
-        if not self.use_peepholes:
-            self.forget_gate_peephole_weights = None
-            self.output_gate_peephole_weights = None
-            return
-        for name in (
-            "forget_gate_peephole_weights",
-            "output_gate_peephole_weights",
-        ):
-            weight = self.add_weight(
-                shape=(self.units,),
-                name=name,
-                initializer=self.peephole_initializer,
-                regularizer=self.peephole_regularizer,
-                constraint=self.peephole_constraint,
-            )
-            setattr(self, name, weight)
+    def peephole_weight_names(self):
+        return self.peephole_names if self.use_peepholes else ()
 
     def gate_function(self):
         # Peephole vectors read once per sequence, not at every step.
@@ -180,24 +161,7 @@ class CoupledLSTMCell(FusedCell):
         return gates
 
     def get_config(self):
-        config = {
-            "recurrent_activation": activations.serialize(
-                self.recurrent_activation
-            ),
-            "use_peepholes": self.use_peepholes,
-            "unit_forget_bias": self.unit_forget_bias,
-            "peephole_initializer": initializers.serialize(
-                self.peephole_initializer
-            ),
-            "peephole_regularizer": regularizers.serialize(
-                self.peephole_regularizer
-            ),
-            "peephole_constraint": constraints.serialize(
-                self.peephole_constraint
-            ),
-        }
-        return {**super().get_config(), **config}
-
+        return {**super().get_config(), "use_peepholes": self.use_peepholes}
 
 @keras.saving.register_keras_serializable(package="keras_seqmem")
 class CoupledLSTM(SequenceRNN):

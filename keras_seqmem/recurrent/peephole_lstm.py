@@ -1,18 +1,14 @@
 """LSTM with diagonal peephole connections (Gers & Schmidhuber, 2000)."""
 
 import keras
-from keras import activations
-from keras import constraints
-from keras import initializers
 from keras import ops
-from keras import regularizers
 
-from keras_seqmem.recurrent.base import FusedCell
+from keras_seqmem.recurrent.base import GatedCell
 from keras_seqmem.recurrent.base import SequenceRNN
 
 
 @keras.saving.register_keras_serializable(package="keras_seqmem")
-class PeepholeLSTMCell(FusedCell):
+class PeepholeLSTMCell(GatedCell):
     """LSTM cell whose gates also see the cell state (peephole connections).
 
     One step, with `⊙` the elementwise product and `σ` the
@@ -92,6 +88,11 @@ class PeepholeLSTMCell(FusedCell):
     """
 
     gate_names = ("i", "f", "c", "o")
+    peephole_names = (
+        "input_gate_peephole_weights",
+        "forget_gate_peephole_weights",
+        "output_gate_peephole_weights",
+    )
     forget_gate = 1
 
     def __init__(
@@ -134,36 +135,12 @@ class PeepholeLSTMCell(FusedCell):
             dropout=dropout,
             recurrent_dropout=recurrent_dropout,
             seed=seed,
+            recurrent_activation=recurrent_activation,
+            unit_forget_bias=unit_forget_bias,
+            peephole_initializer=peephole_initializer,
+            peephole_regularizer=peephole_regularizer,
+            peephole_constraint=peephole_constraint,
             **kwargs,
-        )
-        self.recurrent_activation = activations.get(recurrent_activation)
-        self.unit_forget_bias = unit_forget_bias
-        self.peephole_initializer = initializers.get(peephole_initializer)
-        self.peephole_regularizer = regularizers.get(peephole_regularizer)
-        self.peephole_constraint = constraints.get(peephole_constraint)
-
-    @property
-    def state_size(self):
-        return [self.units, self.units]
-
-    def build_extra_weights(self, input_shape):
-        def peephole(name):
-            return self.add_weight(
-                shape=(self.units,),
-                name=name,
-                initializer=self.peephole_initializer,
-                regularizer=self.peephole_regularizer,
-                constraint=self.peephole_constraint,
-            )
-
-        self.input_gate_peephole_weights = peephole(
-            "input_gate_peephole_weights"
-        )
-        self.forget_gate_peephole_weights = peephole(
-            "forget_gate_peephole_weights"
-        )
-        self.output_gate_peephole_weights = peephole(
-            "output_gate_peephole_weights"
         )
 
     def gate_function(self):
@@ -186,23 +163,6 @@ class PeepholeLSTMCell(FusedCell):
 
         return gates
 
-    def get_config(self):
-        config = {
-            "recurrent_activation": activations.serialize(
-                self.recurrent_activation
-            ),
-            "unit_forget_bias": self.unit_forget_bias,
-            "peephole_initializer": initializers.serialize(
-                self.peephole_initializer
-            ),
-            "peephole_regularizer": regularizers.serialize(
-                self.peephole_regularizer
-            ),
-            "peephole_constraint": constraints.serialize(
-                self.peephole_constraint
-            ),
-        }
-        return {**super().get_config(), **config}
 
 
 @keras.saving.register_keras_serializable(package="keras_seqmem")

@@ -72,10 +72,6 @@ def generate(
     return x, y
 
 
-def _generator(num_examples, seed, **params):
-    return generate(num_examples, seed, **params)
-
-
 SPEC = register_task(
     TaskSpec(
         name=NAME,
@@ -83,7 +79,7 @@ SPEC = register_task(
         input="features",
         baseline=BASELINE_MSE,
         metric_name="mse",
-        generator=_generator,
+        generator=generate,
         defaults={"length": 50},
         num_features=NUM_FEATURES,
         description="Sum of the two marked values of a long sequence.",

@@ -423,10 +423,6 @@ def generate(
     return x, y
 
 
-def _generator(num_examples, seed, **params):
-    return generate(num_examples, seed, **params)
-
-
 SPEC = register_task(
     TaskSpec(
         name=NAME,
@@ -434,7 +430,7 @@ SPEC = register_task(
         input="tokens",
         baseline=0.5,
         metric_name="accuracy",
-        generator=_generator,
+        generator=generate,
         defaults={
             "length": 40,
             "min_length": None,

@@ -105,10 +105,6 @@ def generate(
     return x, y
 
 
-def _generator(num_examples, seed, **params):
-    return generate(num_examples, seed, **params)
-
-
 SPEC = register_task(
     TaskSpec(
         name=NAME,
@@ -116,7 +112,7 @@ SPEC = register_task(
         input="tokens",
         baseline=0.5,
         metric_name="accuracy",
-        generator=_generator,
+        generator=generate,
         defaults={"length": 20, "num_symbols": 8, "num_differences": 1},
         vocab_size=vocab_size(8),
         description="Is the sequence made of two identical halves?",
