@@ -523,3 +523,12 @@ def test_bad_hyperparameters_raise_value_error(cls, kwargs, argument):
     assert cell_name in message, message
     assert f"`{argument}`" in message, message
     assert "must" in message, message
+
+
+def test_large_trainable_gamma_is_finite():
+    """softplus^-1(γ - 1) must not overflow for long time constants."""
+    layer = keras_seqmem.LeakyRNN(U, gamma=[1.0, 10.0, 1000.0, 1e6],
+                                  trainable_gamma=True)
+    layer(np.zeros((1, 3, D), "float32"))
+    gamma = keras.ops.convert_to_numpy(layer.cell.effective_gamma())
+    np.testing.assert_allclose(gamma, [1.001, 10.0, 1000.0, 1e6], rtol=1e-5)

@@ -156,7 +156,9 @@ class LeakyRNNCell(FusedCell):
         initial = self._initial_gamma
         if self.trainable_gamma:
             excess = np.maximum(initial - 1.0, _MIN_TRAINABLE_EXCESS)
-            offset = np.log(np.expm1(excess))  # softplus^-1(γ - 1)
+            # softplus^-1(γ - 1) = log(expm1(x)), written so that it does
+            # not overflow for large x: x + log(1 - exp(-x)).
+            offset = excess + np.log(-np.expm1(-excess))
             self.gamma_offset = self.add_weight(
                 shape=initial.shape,
                 name="gamma_offset",
