@@ -49,12 +49,10 @@ class FusedCell(keras.layers.Layer, DropoutRNNCell):
     """Base class of the cells with fused `kernel`/`recurrent_kernel`/`bias`.
 
     Subclasses set `gate_names` (the order of the fused blocks) and
-    `forget_gate` (the block that `unit_forget_bias` initialises to one, or
-    None), and implement `gates(z, states)`.
+    implement `gates(z, states)` or `gate_function()`.
     """
 
     gate_names = ()
-    forget_gate = None
 
     def __init__(
         self,
@@ -161,24 +159,9 @@ class FusedCell(keras.layers.Layer, DropoutRNNCell):
         """Hook for weights beyond the fused three (peepholes, gamma)."""
 
     def _fused_bias_initializer(self):
-        if self.forget_gate is None or not getattr(
-            self, "unit_forget_bias", False
-        ):
-            return self.bias_initializer
-        units, gate = self.units, self.forget_gate
-        before, after = gate * units, (self.num_gates - gate - 1) * units
-        base = self.bias_initializer
-
-        def initializer(_, dtype=None):
-            parts = []
-            if before:
-                parts.append(base((before,), dtype=dtype))
-            parts.append(ops.ones((units,), dtype=dtype))
-            if after:
-                parts.append(base((after,), dtype=dtype))
-            return ops.concatenate(parts)
-
-        return initializer
+        """The initializer of the fused `bias` (GatedCell adds forget-gate
+        ones)."""
+        return self.bias_initializer
 
     # The step: fused pre-activations, then the cell's gates ---------
 
@@ -244,10 +227,13 @@ class GatedCell(FusedCell):
     """A `FusedCell` of the LSTM family: sigmoid-like gates, a cell state
     `c` beside `h`, and optional diagonal peephole vectors `(units,)`.
 
-    Subclasses set `peephole_names`, the peephole weights they create (or
-    override `peephole_weight_names()` when that depends on the config).
+    Subclasses set `forget_gate` (the index of the block that
+    `unit_forget_bias` initialises to one) and `peephole_names`, the peephole
+    weights they create (or override `peephole_weight_names()` when that
+    depends on the config).
     """
 
+    forget_gate = None
     peephole_names = ()
 
     def __init__(
@@ -270,6 +256,26 @@ class GatedCell(FusedCell):
     @property
     def state_size(self):
         return [self.units, self.units]  # [h, c]
+
+    def _fused_bias_initializer(self):
+        """`bias_initializer`, with the forget-gate block set to one when
+        `unit_forget_bias` (Jozefowicz et al., 2015)."""
+        if self.forget_gate is None or not self.unit_forget_bias:
+            return self.bias_initializer
+        units, gate = self.units, self.forget_gate
+        before, after = gate * units, (self.num_gates - gate - 1) * units
+        base = self.bias_initializer
+
+        def initializer(_, dtype=None):
+            parts = []
+            if before:
+                parts.append(base((before,), dtype=dtype))
+            parts.append(ops.ones((units,), dtype=dtype))
+            if after:
+                parts.append(base((after,), dtype=dtype))
+            return ops.concatenate(parts)
+
+        return initializer
 
     def peephole_weight_names(self):
         return self.peephole_names

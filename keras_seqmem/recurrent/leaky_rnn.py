@@ -141,7 +141,7 @@ class LeakyRNNCell(FusedCell):
         )
         if gamma is not None and not isinstance(gamma, numbers.Real):
             gamma = [float(g) for g in np.asarray(gamma).reshape(-1)]
-        self.gamma = None if gamma is None else gamma
+        self.gamma = gamma
         self.gamma_range = (
             None if gamma_range is None else [float(g) for g in gamma_range]
         )
