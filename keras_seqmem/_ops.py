@@ -1,0 +1,47 @@
+"""Small numerical pieces shared by the attention and memory families.
+
+One masked softmax for the whole package: attention weights over source
+positions and memory reads over slots both go through `masked_softmax`.
+"""
+
+import keras
+from keras import ops
+
+
+def masked_softmax(scores, mask=None, axis=-1):
+    """Softmax over `axis` restricted to the positions where `mask` is true.
+
+        α_j = exp(e_j) / Σ_{k: mask_k} exp(e_k)   if mask_j,   α_j = 0 otherwise.
+
+    Computed in float32 (or float64 when `scores` are float64) whatever the
+    input dtype, so that float16/bfloat16 scores neither overflow in `exp`
+    nor lose the small weights; the result is returned in that dtype too,
+    and the caller casts back to its compute dtype.
+
+    Masked positions get exactly zero weight, and a row whose positions are
+    all masked gets all-zero weights (not the NaN of `0/0`, and not a uniform
+    distribution over padding).
+
+    Args:
+        scores: Tensor of unnormalised scores `e`, any shape.
+        mask: Boolean tensor broadcastable to `scores`, true where a position
+            may be attended to; None attends everywhere.
+        axis: The axis to normalise over.
+
+    Returns:
+        The weights `α`, same shape as `scores`, float32 (float64 for float64
+        scores).
+    """
+    dtype = keras.backend.standardize_dtype(scores.dtype)
+    dtype = "float64" if dtype == "float64" else "float32"
+    scores = ops.cast(scores, dtype)
+    if mask is None:
+        return ops.softmax(scores, axis=axis)
+    mask = ops.cast(mask, "bool")
+    # Masked scores become a large negative number (not -inf, whose
+    # arithmetic gives NaN in a fully masked row), so exp(·) of them is
+    # exactly 0 next to any valid score; multiplying by the mask then zeroes
+    # the uniform weights a fully masked row would otherwise get.
+    scores = ops.where(mask, scores, ops.cast(-1e9, dtype))
+    weights = ops.softmax(scores, axis=axis)
+    return weights * ops.cast(mask, dtype)

@@ -1,0 +1,19 @@
+"""Bahdanau attention and the seq2seq family built on it."""
+
+from keras_seqmem.attention.bahdanau import BahdanauAttention
+from keras_seqmem.attention.beam_search import DecodeResult
+from keras_seqmem.attention.beam_search import beam_search
+from keras_seqmem.attention.beam_search import greedy_search
+from keras_seqmem.attention.beam_search import tile_batch
+from keras_seqmem.attention.decoder import AttentionMemory
+from keras_seqmem.attention.decoder import AttentiveDecoder
+
+__all__ = [
+    "AttentionMemory",
+    "AttentiveDecoder",
+    "BahdanauAttention",
+    "DecodeResult",
+    "beam_search",
+    "greedy_search",
+    "tile_batch",
+]
