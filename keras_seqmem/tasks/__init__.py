@@ -1,6 +1,6 @@
 """Classic long-memory tasks, generated locally as numpy arrays / tf.data.
 
-Three tasks are registered in :data:`TASKS`:
+Five tasks are registered in :data:`TASKS`:
 
 * ``"brackets"`` (:mod:`.brackets`): are the brackets of a code-like string
   balanced? Binary classification over tokens; hard near-miss negatives.
@@ -8,15 +8,39 @@ Three tasks are registered in :data:`TASKS`:
   Binary classification over tokens; negatives differ at few positions.
 * ``"adding"`` (:mod:`.adding`): the adding problem of Hochreiter &
   Schmidhuber (1997); regression over 2 float features, baseline MSE 1/6.
+* ``"dates"`` (:mod:`.dates`): human-written dates (16 formats) -> ISO
+  ``YYYY-MM-DD``; sequence to sequence, character tokens.
+* ``"reversal"`` (:mod:`.reversal`): a symbol sequence -> the same symbols
+  reversed; sequence to sequence.
+
+Sequence-to-sequence tasks (``kind="seq2seq"``) share the ids
+:data:`PAD_ID` = 0, :data:`START_ID` = 1, :data:`END_ID` = 2; their
+``generate`` returns ``(source, target)`` and :func:`make_dataset` yields
+``((source, decoder_inputs(target)), target)`` for teacher forcing.
 
 Example:
     >>> from keras_seqmem.tasks import get_task, make_dataset
     >>> x, y = get_task("halves").generate(1000, seed=0, length=40)
     >>> ds = make_dataset("adding", 10000, batch_size=32, length=100)
+    >>> (source, dec_in), target = next(iter(make_dataset("dates", 100)))
 """
 
-from .base import TASKS, TaskSpec, get_task, make_dataset, register_task
-from . import adding, brackets, halves
+from .base import (
+    END_ID,
+    PAD_ID,
+    SPECIAL_TOKENS,
+    START_ID,
+    TASKS,
+    TaskSpec,
+    decode,
+    decoder_inputs,
+    encode,
+    exact_match,
+    get_task,
+    make_dataset,
+    register_task,
+)
+from . import adding, brackets, dates, halves, reversal
 
 __all__ = [
     "TASKS",
@@ -24,7 +48,17 @@ __all__ = [
     "get_task",
     "make_dataset",
     "register_task",
+    "PAD_ID",
+    "START_ID",
+    "END_ID",
+    "SPECIAL_TOKENS",
+    "decoder_inputs",
+    "encode",
+    "decode",
+    "exact_match",
     "adding",
     "brackets",
+    "dates",
     "halves",
+    "reversal",
 ]

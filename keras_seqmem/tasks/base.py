@@ -6,7 +6,7 @@ registered by name in :data:`TASKS` (looked up with :func:`get_task`), and
 :func:`make_dataset` wraps the generated arrays in a batched, shuffled,
 prefetched ``tf.data.Dataset``.
 
-Conventions shared by all tasks:
+Conventions shared by the classification and regression tasks:
 
 * ``x`` is ``int32`` of shape ``(n, length)`` for token tasks (id 0 is
   padding) or ``float32`` of shape ``(n, length, num_features)`` for feature
@@ -15,6 +15,22 @@ Conventions shared by all tasks:
   classification tasks, the regression target otherwise.
 * Generation only uses ``numpy.random.default_rng(seed)``, so the same
   ``(num_examples, seed, params)`` always gives the same arrays.
+
+Sequence-to-sequence tasks (``kind="seq2seq"``) follow these conventions:
+
+* Ids :data:`PAD_ID` = 0, :data:`START_ID` = 1 and :data:`END_ID` = 2 are
+  ``"<pad>"``, ``"<s>"`` and ``"</s>"`` in both the source and the target
+  vocabulary; the first real token has id 3.
+* ``generate`` returns ``(source, target)``: ``source`` is ``int32`` of shape
+  ``(n, S)``, right-padded with 0; ``target`` is ``int32`` of shape
+  ``(n, T)``: the target ids followed by exactly one ``END_ID``, then
+  padding (no ``START_ID``). ``S`` and ``T`` are static for given parameters
+  (the longest possible source and target), whatever the seed.
+* :func:`decoder_inputs` shifts a target right behind ``START_ID`` (teacher
+  forcing), and :func:`make_dataset` yields ``((source, decoder_inputs),
+  target)`` batches that ``model.fit`` can use directly.
+* The metric is ``"exact_match"`` (:func:`exact_match`): the fraction of
+  sequences whose whole target, up to and including ``END_ID``, is right.
 """
 
 from __future__ import annotations
@@ -31,10 +47,27 @@ __all__ = [
     "register_task",
     "get_task",
     "make_dataset",
+    "PAD_ID",
+    "START_ID",
+    "END_ID",
+    "SPECIAL_TOKENS",
+    "decoder_inputs",
+    "encode",
+    "decode",
+    "exact_match",
 ]
 
-_KINDS = ("classification", "regression")
+_KINDS = ("classification", "regression", "seq2seq")
 _INPUTS = ("tokens", "features")
+
+PAD_ID = 0
+"""Padding id of token tasks (both vocabularies of seq2seq tasks)."""
+START_ID = 1
+"""Start-of-sequence id of seq2seq tasks: first decoder input."""
+END_ID = 2
+"""End-of-sequence id of seq2seq tasks: ends every target exactly once."""
+SPECIAL_TOKENS = ("<pad>", "<s>", "</s>")
+"""Strings of ids 0, 1, 2 in seq2seq vocabularies; real tokens start at 3."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,23 +76,39 @@ class TaskSpec:
 
     Attributes:
         name: Registry name of the task (e.g. ``"brackets"``).
-        kind: ``"classification"`` (binary, labels 0/1) or ``"regression"``.
+        kind: ``"classification"`` (binary, labels 0/1), ``"regression"``
+            or ``"seq2seq"`` (token sequence to token sequence).
         input: ``"tokens"`` (integer ids, see ``vocab_size``) or
-            ``"features"`` (float vectors, see ``num_features``).
+            ``"features"`` (float vectors, see ``num_features``); always
+            ``"tokens"`` for seq2seq tasks.
         baseline: Chance-level value of ``metric_name``: accuracy 0.5 for the
             balanced classification tasks, the MSE of the best constant
-            prediction for regression tasks.
-        metric_name: ``"accuracy"`` or ``"mse"``.
+            prediction for regression tasks, about 0 exact match for seq2seq
+            tasks.
+        metric_name: ``"accuracy"``, ``"mse"`` or ``"exact_match"`` (the
+            fraction of whole target sequences decoded exactly; seq2seq).
         generator: ``generator(num_examples, seed, **params) -> (x, y)``; use
             :meth:`generate`, which validates arguments and fills defaults.
         defaults: Default value of every accepted parameter.
         vocab_size: Vocabulary size (including padding id 0) with the default
-            parameters, for token tasks; ``None`` otherwise.
+            parameters, for token tasks; ``None`` otherwise. For seq2seq tasks
+            it is the source vocabulary size and is filled in from the source
+            vocabulary when left ``None``.
         num_features: Size of the last input axis for feature tasks; ``None``
             for token tasks.
         description: One-line description of the task.
         vocab_size_fn: Optional ``fn(**params) -> int`` when the vocabulary
             depends on the parameters (e.g. ``num_symbols``).
+        source_vocabulary: Seq2seq tasks: id -> token string of the source
+            vocabulary (ids 0..2 are :data:`SPECIAL_TOKENS`), with the default
+            parameters.
+        target_vocabulary: Seq2seq tasks: the same for the target.
+        source_vocabulary_fn: Optional ``fn(**params) -> tuple[str, ...]``
+            when the source vocabulary depends on the parameters.
+        target_vocabulary_fn: The same for the target vocabulary.
+        lengths_fn: Seq2seq tasks: optional ``fn(**params) -> (S, T)``, the
+            static widths of ``source`` and ``target``. Without it, they are
+            read from one generated example.
     """
 
     name: str
@@ -79,6 +128,21 @@ class TaskSpec:
     vocab_size_fn: Callable[..., int] | None = dataclasses.field(
         default=None, repr=False, compare=False
     )
+    source_vocabulary: tuple[str, ...] | None = dataclasses.field(
+        default=None, repr=False
+    )
+    target_vocabulary: tuple[str, ...] | None = dataclasses.field(
+        default=None, repr=False
+    )
+    source_vocabulary_fn: Callable[..., tuple[str, ...]] | None = (
+        dataclasses.field(default=None, repr=False, compare=False)
+    )
+    target_vocabulary_fn: Callable[..., tuple[str, ...]] | None = (
+        dataclasses.field(default=None, repr=False, compare=False)
+    )
+    lengths_fn: Callable[..., tuple[int, int]] | None = dataclasses.field(
+        default=None, repr=False, compare=False
+    )
 
     def __post_init__(self):
         if self.kind not in _KINDS:
@@ -91,6 +155,8 @@ class TaskSpec:
                 f"TaskSpec {self.name!r}: `input` must be one of {_INPUTS}, "
                 f"got {self.input!r}"
             )
+        if self.kind == "seq2seq":
+            self._check_seq2seq()
         if self.input == "tokens" and self.vocab_size is None:
             raise ValueError(
                 f"TaskSpec {self.name!r}: token tasks need `vocab_size`"
@@ -103,6 +169,30 @@ class TaskSpec:
         object.__setattr__(
             self, "defaults", types.MappingProxyType(dict(self.defaults))
         )
+
+    def _check_seq2seq(self):
+        """Validates the seq2seq fields and fills ``vocab_size``."""
+        if self.input != "tokens":
+            raise ValueError(
+                f"TaskSpec {self.name!r}: seq2seq tasks need "
+                f"`input='tokens'`, got {self.input!r}"
+            )
+        for side in ("source", "target"):
+            vocab = getattr(self, f"{side}_vocabulary")
+            if vocab is None and getattr(self, f"{side}_vocabulary_fn") is None:
+                raise ValueError(
+                    f"TaskSpec {self.name!r}: seq2seq tasks need "
+                    f"`{side}_vocabulary` or `{side}_vocabulary_fn`"
+                )
+            if vocab is not None:
+                vocab = tuple(vocab)
+                _check_vocabulary(self.name, f"{side}_vocabulary", vocab)
+                object.__setattr__(self, f"{side}_vocabulary", vocab)
+        if self.vocab_size is None:
+            vocab = self.source_vocabulary
+            if vocab is None:
+                vocab = self.source_vocabulary_fn(**dict(self.defaults))
+            object.__setattr__(self, "vocab_size", len(vocab))
 
     @property
     def input_kind(self) -> str:
@@ -144,6 +234,9 @@ class TaskSpec:
         Returns:
             ``(x, y)``: ``x`` int32 ``(n, length)`` tokens or float32
             ``(n, length, num_features)`` features; ``y`` float32 ``(n, 1)``.
+            For seq2seq tasks, ``(source, target)``: int32 ``(n, S)`` and
+            int32 ``(n, T)``, see :meth:`input_shape`, :meth:`target_shape`
+            and the module docstring.
 
         Raises:
             ValueError: If ``num_examples`` or a parameter is invalid.
@@ -159,14 +252,79 @@ class TaskSpec:
             **params: Task parameters (defaults are used for the others).
 
         Returns:
-            The vocabulary size, or ``None`` for feature tasks.
+            The vocabulary size (the source vocabulary's for seq2seq tasks),
+            or ``None`` for feature tasks.
         """
         if self.input != "tokens":
             return None
         resolved = self.resolve_params(**params)
         if self.vocab_size_fn is not None:
             return int(self.vocab_size_fn(**resolved))
+        if self.kind == "seq2seq":
+            return len(self.get_source_vocabulary(**params))
         return self.vocab_size
+
+    def _vocabulary(self, side: str, params) -> tuple[str, ...]:
+        if self.kind != "seq2seq":
+            raise ValueError(
+                f"Task {self.name!r} is not a seq2seq task; it has no "
+                f"{side} vocabulary"
+            )
+        resolved = self.resolve_params(**params)
+        fn = getattr(self, f"{side}_vocabulary_fn")
+        if fn is not None:
+            return tuple(fn(**resolved))
+        return getattr(self, f"{side}_vocabulary")
+
+    def get_source_vocabulary(self, **params) -> tuple[str, ...]:
+        """Source vocabulary of a seq2seq task (id -> token string).
+
+        Args:
+            **params: Task parameters (defaults are used for the others).
+
+        Returns:
+            A tuple whose first three entries are :data:`SPECIAL_TOKENS`.
+
+        Raises:
+            ValueError: If the task is not seq2seq or a parameter is invalid.
+        """
+        return self._vocabulary("source", params)
+
+    def get_target_vocabulary(self, **params) -> tuple[str, ...]:
+        """Target vocabulary of a seq2seq task (id -> token string).
+
+        Args:
+            **params: Task parameters (defaults are used for the others).
+
+        Returns:
+            A tuple whose first three entries are :data:`SPECIAL_TOKENS`.
+
+        Raises:
+            ValueError: If the task is not seq2seq or a parameter is invalid.
+        """
+        return self._vocabulary("target", params)
+
+    def get_target_vocab_size(self, **params) -> int:
+        """Target vocabulary size (specials included) of a seq2seq task.
+
+        Args:
+            **params: Task parameters (defaults are used for the others).
+
+        Returns:
+            ``len(get_target_vocabulary(**params))``.
+
+        Raises:
+            ValueError: If the task is not seq2seq or a parameter is invalid.
+        """
+        return len(self.get_target_vocabulary(**params))
+
+    def _seq2seq_lengths(self, params) -> tuple[int, int]:
+        resolved = self.resolve_params(**params)
+        if self.lengths_fn is not None:
+            source, target = self.lengths_fn(**resolved)
+            return int(source), int(target)
+        source, target = self.generator(1, 0, **resolved)
+        return int(source.shape[1]), int(target.shape[1])
 
     def input_shape(self, **params) -> tuple[int, ...]:
         """Shape of one input example (without the batch axis).
@@ -176,12 +334,30 @@ class TaskSpec:
 
         Returns:
             ``(length,)`` for token tasks, ``(length, num_features)``
-            otherwise.
+            for feature tasks, ``(S,)`` (the static source width) for
+            seq2seq tasks.
         """
+        if self.kind == "seq2seq":
+            return (self._seq2seq_lengths(params)[0],)
         length = self.resolve_params(**params)["length"]
         if self.input == "tokens":
             return (length,)
         return (length, self.num_features)
+
+    def target_shape(self, **params) -> tuple[int, ...]:
+        """Shape of one target (without the batch axis).
+
+        Args:
+            **params: Task parameters (defaults are used for the others).
+
+        Returns:
+            ``(T,)``, the static target width (``END_ID`` included), for
+            seq2seq tasks; ``(1,)`` for the other tasks.
+        """
+        if self.kind == "seq2seq":
+            return (self._seq2seq_lengths(params)[1],)
+        self.resolve_params(**params)
+        return (1,)
 
 
 TASKS: dict[str, TaskSpec] = {}
@@ -248,6 +424,12 @@ def make_dataset(
     ``seed``, reshuffled each epoch), optionally repeated forever, batched and
     prefetched with ``AUTOTUNE``.
 
+    For a seq2seq task the elements are ``((source, decoder_inputs),
+    target)``, all int32: ``source`` ``(batch, S)``, ``decoder_inputs =
+    decoder_inputs(target)`` ``(batch, T)`` (the target shifted right behind
+    ``START_ID``) and ``target`` ``(batch, T)``, so that ``model.fit`` trains
+    a two-input encoder-decoder with teacher forcing directly.
+
     Args:
         task: Task name or :class:`TaskSpec`.
         num_examples: Number of examples to generate.
@@ -258,7 +440,8 @@ def make_dataset(
         **params: Task parameters, e.g. ``length=100``.
 
     Returns:
-        A ``tf.data.Dataset`` of ``(x, y)`` batches.
+        A ``tf.data.Dataset`` of ``(x, y)`` batches, or of ``((source,
+        decoder_inputs), target)`` batches for seq2seq tasks.
 
     Raises:
         ValueError: If the task is unknown or an argument is invalid.
@@ -266,10 +449,14 @@ def make_dataset(
     spec = get_task(task)
     check_int(spec.name, "batch_size", batch_size, minimum=1)
     x, y = spec.generate(num_examples, seed=seed, **params)
+    if spec.kind == "seq2seq":
+        elements = ((x, decoder_inputs(y)), y)
+    else:
+        elements = (x, y)
 
     import tensorflow as tf  # Lazy: generation itself needs numpy only.
 
-    ds = tf.data.Dataset.from_tensor_slices((x, y))
+    ds = tf.data.Dataset.from_tensor_slices(elements)
     if shuffle:
         ds = ds.shuffle(
             buffer_size=len(x), seed=seed, reshuffle_each_iteration=True
@@ -278,6 +465,167 @@ def make_dataset(
         ds = ds.repeat()
     ds = ds.batch(batch_size)
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+# --------------------------------------------------------------------------
+# Sequence-to-sequence helpers.
+# --------------------------------------------------------------------------
+
+
+def _check_vocabulary(task: str, name: str, vocabulary) -> None:
+    """Raises ValueError unless ``vocabulary`` is a valid seq2seq vocabulary."""
+    if tuple(vocabulary[: len(SPECIAL_TOKENS)]) != SPECIAL_TOKENS:
+        raise ValueError(
+            f"TaskSpec {task!r}: `{name}` must start with {SPECIAL_TOKENS}, "
+            f"got {tuple(vocabulary[:3])}"
+        )
+    if len(vocabulary) <= len(SPECIAL_TOKENS):
+        raise ValueError(f"TaskSpec {task!r}: `{name}` has no real token")
+    if len(set(vocabulary)) != len(vocabulary):
+        raise ValueError(f"TaskSpec {task!r}: `{name}` has duplicate tokens")
+
+
+def decoder_inputs(target) -> np.ndarray:
+    """Teacher-forcing decoder inputs: ``[START_ID] + target[:-1]``.
+
+    Args:
+        target: Int array ``(n, T)`` (or ``(T,)``) of target ids as returned
+            by a seq2seq task (ids, one ``END_ID``, padding).
+
+    Returns:
+        int32 array of the same shape: ``START_ID`` followed by the target
+        without its last column.
+    """
+    target = np.asarray(target)
+    if target.ndim < 1 or target.shape[-1] < 1:
+        raise ValueError(
+            f"decoder_inputs expects targets of shape (n, T) with T >= 1, "
+            f"got shape {target.shape}"
+        )
+    out = np.empty(target.shape, dtype=np.int32)
+    out[..., 0] = START_ID
+    out[..., 1:] = target[..., :-1]
+    return out
+
+
+def encode(
+    tokens,
+    vocabulary,
+    length: int | None = None,
+    end: bool = False,
+) -> np.ndarray:
+    """Token strings -> ids of ``vocabulary``.
+
+    Args:
+        tokens: A string (one token per character) or a sequence of token
+            strings.
+        vocabulary: Sequence of token strings, id -> token.
+        length: If given, right-pad with ``PAD_ID`` to this length.
+        end: Whether to append ``END_ID`` (as in seq2seq targets).
+
+    Returns:
+        1-D int32 array of ids.
+
+    Raises:
+        ValueError: If a token is not in the vocabulary or the ids do not
+            fit in ``length``.
+    """
+    index = {tok: i for i, tok in enumerate(vocabulary)}
+    ids = []
+    for tok in tokens:
+        if tok not in index:
+            raise ValueError(f"Token {tok!r} is not in the vocabulary")
+        ids.append(index[tok])
+    if end:
+        ids.append(END_ID)
+    if length is not None:
+        if len(ids) > length:
+            raise ValueError(
+                f"{len(ids)} ids do not fit in length={length}"
+            )
+        ids += [PAD_ID] * (length - len(ids))
+    return np.asarray(ids, dtype=np.int32)
+
+
+def decode(ids, vocabulary, strip: bool = True):
+    """Ids -> string, the inverse of :func:`encode`.
+
+    Args:
+        ids: 1-D int array of ids, or 2-D ``(n, length)``.
+        vocabulary: Sequence of token strings, id -> token.
+        strip: If True, stop at the first ``END_ID`` and drop ``PAD_ID`` and
+            ``START_ID``; if False, render every id, special tokens included.
+
+    Returns:
+        The concatenated token strings; a list of strings for 2-D ``ids``.
+
+    Raises:
+        ValueError: If an id is outside the vocabulary.
+    """
+    ids = np.asarray(ids)
+    if ids.ndim == 2:
+        return [decode(row, vocabulary, strip=strip) for row in ids]
+    if ids.ndim != 1:
+        raise ValueError(f"decode expects 1-D or 2-D ids, got shape {ids.shape}")
+    out = []
+    for i in ids.tolist():
+        if not 0 <= i < len(vocabulary):
+            raise ValueError(
+                f"Id {i} is outside the vocabulary of size {len(vocabulary)}"
+            )
+        if strip:
+            if i == END_ID:
+                break
+            if i in (PAD_ID, START_ID):
+                continue
+        out.append(vocabulary[i])
+    return "".join(out)
+
+
+def exact_match(predictions, targets) -> float:
+    """Fraction of sequences predicted exactly, the seq2seq metric.
+
+    A row counts as correct when the predicted ids equal the target ids at
+    every position up to and including the target's (first) ``END_ID``;
+    what follows is ignored.
+
+    Args:
+        predictions: Int array ``(n, T')`` of predicted ids (e.g. the argmax
+            of the decoder's logits). Shorter rows count as padded with
+            ``PAD_ID``; extra columns are ignored.
+        targets: Int array ``(n, T)`` of target ids, as from a seq2seq task.
+
+    Returns:
+        The exact-match rate in ``[0, 1]``.
+    """
+    predictions = np.asarray(predictions)
+    targets = np.asarray(targets)
+    if predictions.ndim != 2 or targets.ndim != 2:
+        raise ValueError(
+            "exact_match expects 2-D predictions and targets, got shapes "
+            f"{predictions.shape} and {targets.shape}"
+        )
+    if len(predictions) != len(targets):
+        raise ValueError(
+            f"exact_match: {len(predictions)} predictions for "
+            f"{len(targets)} targets"
+        )
+    if len(targets) == 0:
+        return 0.0
+    width = targets.shape[1]
+    if predictions.shape[1] < width:
+        pad = np.full(
+            (len(predictions), width - predictions.shape[1]), PAD_ID,
+            dtype=predictions.dtype,
+        )
+        predictions = np.concatenate([predictions, pad], axis=1)
+    predictions = predictions[:, :width]
+    is_end = targets == END_ID
+    # Positions up to and including the first END (all of them without one).
+    first_end = np.where(is_end.any(axis=1), is_end.argmax(axis=1), width - 1)
+    relevant = np.arange(width)[None, :] <= first_end[:, None]
+    correct = ((predictions == targets) | ~relevant).all(axis=1)
+    return float(correct.mean())
 
 
 # --------------------------------------------------------------------------
