@@ -3,6 +3,9 @@
 The public API is re-exported here; see `docs/` for one page per layer.
 """
 
+from keras_seqmem.attention import AttentiveDecoder
+from keras_seqmem.attention import BahdanauAttention
+from keras_seqmem.attention import Seq2Seq
 from keras_seqmem.recurrent import CoupledLSTM
 from keras_seqmem.recurrent import CoupledLSTMCell
 from keras_seqmem.recurrent import LeakyRNN
@@ -13,10 +16,13 @@ from keras_seqmem.recurrent import PeepholeLSTMCell
 __version__ = "0.1.0"
 
 __all__ = [
+    "AttentiveDecoder",
+    "BahdanauAttention",
     "CoupledLSTM",
     "CoupledLSTMCell",
     "LeakyRNN",
     "LeakyRNNCell",
     "PeepholeLSTM",
     "PeepholeLSTMCell",
+    "Seq2Seq",
 ]

@@ -7,11 +7,15 @@ from keras_seqmem.attention.beam_search import greedy_search
 from keras_seqmem.attention.beam_search import tile_batch
 from keras_seqmem.attention.decoder import AttentionMemory
 from keras_seqmem.attention.decoder import AttentiveDecoder
+from keras_seqmem.attention.seq2seq import CELLS
+from keras_seqmem.attention.seq2seq import Seq2Seq
 
 __all__ = [
     "AttentionMemory",
     "AttentiveDecoder",
     "BahdanauAttention",
+    "CELLS",
+    "Seq2Seq",
     "DecodeResult",
     "beam_search",
     "greedy_search",

@@ -69,16 +69,19 @@ def tile_batch(tensors, multiplier):
     )
 
 
-def _write(buffer, t, value):
-    """`buffer[..., t, ...] = value` along axis `value.ndim - 1 + 1`.
+def _write(buffer, t, value, axis=1):
+    """`buffer[:, ..., t, ...] = value`, position `t` on `axis`.
 
-    `buffer` is `(N, L, *rest)` and `value` `(N, *rest)`; a `where` against
-    a one-hot row, not a scatter, so no XLA-only op reaches the graph.
+    `value` has `buffer`'s shape without `axis`. A `where` against a one-hot
+    position, not a scatter, so no XLA-only op reaches the graph.
     """
-    length = ops.shape(buffer)[1]
+    length = buffer.shape[axis]
     hit = ops.arange(length) == t
-    hit = ops.reshape(hit, (1, -1) + (1,) * (len(buffer.shape) - 2))
-    return ops.where(hit, ops.expand_dims(value, 1), buffer)
+    shape = [1] * len(buffer.shape)
+    shape[axis] = length
+    return ops.where(
+        ops.reshape(hit, shape), ops.expand_dims(value, axis), buffer
+    )
 
 
 def _log_softmax(logits):
@@ -280,7 +283,7 @@ def beam_search(
         lengths = ops.take_along_axis(new_lengths, parent, axis=1)
         was_finished = ops.take_along_axis(finished, parent, axis=1)
         token = ops.where(was_finished, pad_id, token)
-        ids = _write(_gather_rows(ids, parent), t, token)
+        ids = _write(_gather_rows(ids, parent), t, token, axis=2)
         finished = ops.logical_or(was_finished, token == end_id)
         flat_parent = ops.reshape(offsets + parent, (-1,))
         if record:

@@ -1,0 +1,536 @@
+"""RNNsearch: a bidirectional encoder, an attentive decoder, and decoding.
+
+Bahdanau, Cho & Bengio, "Neural Machine Translation by Jointly Learning to
+Align and Translate", ICLR 2015 (with `use_attention=False`, the RNN
+Encoder–Decoder of Cho et al. 2014 that the paper compares against).
+"""
+
+import keras
+from keras import ops
+
+from keras_seqmem import _validation
+from keras_seqmem.attention.bahdanau import BahdanauAttention
+from keras_seqmem.attention.beam_search import beam_search
+from keras_seqmem.attention.beam_search import greedy_search
+from keras_seqmem.attention.beam_search import tile_batch
+from keras_seqmem.attention.decoder import AttentionMemory
+from keras_seqmem.attention.decoder import AttentiveDecoder
+from keras_seqmem.recurrent import CoupledLSTM
+from keras_seqmem.recurrent import CoupledLSTMCell
+from keras_seqmem.recurrent import LeakyRNN
+from keras_seqmem.recurrent import LeakyRNNCell
+from keras_seqmem.recurrent import PeepholeLSTM
+from keras_seqmem.recurrent import PeepholeLSTMCell
+
+# name -> (cell class, sequence layer class or None for keras.layers.RNN).
+# Keras's LSTM/GRU layers are not used for the encoder: on a GPU they pick
+# cuDNN, which turns XLA off and puts CudnnRNN ops in the SavedModel.
+CELLS = {
+    "lstm": (keras.layers.LSTMCell, None),
+    "gru": (keras.layers.GRUCell, None),
+    "simple_rnn": (keras.layers.SimpleRNNCell, None),
+    "peephole_lstm": (PeepholeLSTMCell, PeepholeLSTM),
+    "coupled_lstm": (CoupledLSTMCell, CoupledLSTM),
+    "leaky_rnn": (LeakyRNNCell, LeakyRNN),
+}
+
+DECODE_METHODS = ("greedy", "beam")
+
+
+@keras.saving.register_keras_serializable(package="keras_seqmem")
+class Seq2Seq(keras.Model):
+    """Attention-based encoder–decoder (RNNsearch) with greedy/beam decoding.
+
+        h_j = [h→_j; h←_j]                    bidirectional encoder over x
+        s_0 = tanh(W_s [h→_T; h←_1])          one bridge per decoder state
+        c_t, α_t = BahdanauAttention(s_{t-1}, h)
+        s_t = cell([E y_{t-1}; c_t], s_{t-1})   (AttentiveDecoder)
+        p(y_t | y_<t, x) = softmax(W_o [s_t; c_t] + b_o)
+
+    `call((source, decoder_inputs))` returns the logits `(batch, T_t, V_t)`
+    under teacher forcing, so `fit` trains on `((source, [start] + target[:-1]),
+    target)` pairs (what `keras_seqmem.tasks.make_dataset` yields for
+    seq2seq tasks) with `SparseCategoricalCrossentropy(from_logits=True,
+    ignore_class=pad_id)`. `decode` runs greedy or beam search in graph
+    (one `while_loop` with a static bound, so it compiles with XLA);
+    `generate` wraps it in a cached `tf.function(jit_compile=True)`; `export`
+    writes a SavedModel whose `serving_default` decodes in-graph.
+
+    With `use_attention=False` the decoder sees the fixed context
+    `c = [h→_T; h←_1]` at every step instead of attending (Cho et al. 2014).
+
+    Args:
+        source_vocab_size: Source vocabulary size, padding id included.
+        target_vocab_size: Target vocabulary size, padding, start and end
+            ids included.
+        embedding_dim: Size of both embeddings.
+        units: Units of the decoder cell and of each encoder direction.
+        cell: Cell kind for encoder and decoder: one of `CELLS` (`"lstm"`,
+            `"gru"`, `"simple_rnn"`, `"peephole_lstm"`, `"coupled_lstm"`,
+            `"leaky_rnn"`).
+        cell_kwargs: Extra arguments of both cells (dropout, `gamma`, ...).
+        attention_units: Units of `BahdanauAttention` (default `units`).
+        normalize: Weight-normalised attention (`tfa`'s `normalize=True`).
+        use_attention: False for the fixed-context baseline.
+        bidirectional: Bidirectional (default) or forward-only encoder.
+        pad_id, start_id, end_id: Special target token ids (source padding is
+            `pad_id` too).
+        max_decode_length: Default static bound of `decode`.
+        **kwargs: Base `Model` arguments (`name`, `dtype`, ...).
+
+    Example:
+
+    ```python
+    import numpy as np
+    import keras
+    import keras_seqmem
+
+    model = keras_seqmem.Seq2Seq(source_vocab_size=12, target_vocab_size=12,
+                                 embedding_dim=8, units=16, max_decode_length=6)
+    source = np.array([[3, 4, 5, 0], [6, 7, 0, 0]])
+    decoder_inputs = np.array([[1, 5, 4, 3], [1, 7, 6, 0]])
+    targets = np.array([[5, 4, 3, 2], [7, 6, 2, 0]])
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(
+        from_logits=True, ignore_class=0))
+    model.fit((source, decoder_inputs), targets, epochs=1, verbose=0)
+    result = model.generate(source, method="beam", beam_width=3)
+    print(result.ids.shape, result.scores.shape)  # (2, 3, 6) (2, 3)
+    ```
+    """
+
+    def __init__(
+        self,
+        source_vocab_size,
+        target_vocab_size,
+        embedding_dim=64,
+        units=128,
+        cell="lstm",
+        cell_kwargs=None,
+        attention_units=None,
+        normalize=False,
+        use_attention=True,
+        bidirectional=True,
+        pad_id=0,
+        start_id=1,
+        end_id=2,
+        max_decode_length=64,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        check = _validation.check_positive_int
+        self.source_vocab_size = check(
+            source_vocab_size, "source_vocab_size", self.name
+        )
+        self.target_vocab_size = check(
+            target_vocab_size, "target_vocab_size", self.name
+        )
+        self.embedding_dim = check(embedding_dim, "embedding_dim", self.name)
+        self.units = check(units, "units", self.name)
+        if cell not in CELLS:
+            raise ValueError(
+                f"Model '{self.name}': argument `cell` expected one of "
+                f"{sorted(CELLS)}, got cell={cell!r}."
+            )
+        self.cell = cell
+        self.cell_kwargs = dict(cell_kwargs or {})
+        self.attention_units = check(
+            units if attention_units is None else attention_units,
+            "attention_units",
+            self.name,
+        )
+        self.normalize = bool(normalize)
+        self.use_attention = bool(use_attention)
+        self.bidirectional = bool(bidirectional)
+        for arg, value in (
+            ("pad_id", pad_id), ("start_id", start_id), ("end_id", end_id)
+        ):
+            if not isinstance(value, int) or not 0 <= value < target_vocab_size:
+                raise ValueError(
+                    f"Model '{self.name}': argument `{arg}` expected an id in "
+                    f"[0, target_vocab_size={target_vocab_size}), got "
+                    f"{arg}={value!r}."
+                )
+        if len({pad_id, start_id, end_id}) != 3:
+            raise ValueError(
+                f"Model '{self.name}': expected distinct pad_id, start_id and "
+                f"end_id, got {pad_id}, {start_id}, {end_id}."
+            )
+        self.pad_id, self.start_id, self.end_id = pad_id, start_id, end_id
+        self.max_decode_length = check(
+            max_decode_length, "max_decode_length", self.name
+        )
+
+        policy = self.dtype_policy
+        self.source_embedding = keras.layers.Embedding(
+            self.source_vocab_size, embedding_dim, mask_zero=pad_id == 0,
+            dtype=policy, name="source_embedding",
+        )
+        self.target_embedding = keras.layers.Embedding(
+            self.target_vocab_size, embedding_dim, mask_zero=pad_id == 0,
+            dtype=policy, name="target_embedding",
+        )
+        encoder = self._make_encoder_rnn(name="encoder_rnn")
+        if self.bidirectional:
+            encoder = keras.layers.Bidirectional(
+                encoder, dtype=policy, name="encoder"
+            )
+        self.encoder = encoder
+        decoder_cell = self._make_cell(name="decoder_cell")
+        self._decoder_state_sizes = _state_sizes(decoder_cell)
+        self.bridges = [
+            keras.layers.Dense(
+                size, activation="tanh", dtype=policy, name=f"bridge_{i}"
+            )
+            for i, size in enumerate(self._decoder_state_sizes)
+        ]
+        attention = None
+        if self.use_attention:
+            attention = BahdanauAttention(
+                self.attention_units, normalize=self.normalize, dtype=policy,
+                name="attention",
+            )
+        self.decoder = AttentiveDecoder(
+            decoder_cell, attention=attention, dtype=policy, name="decoder"
+        )
+        # Logits in float32 under mixed precision, for a stable softmax.
+        self.output_layer = keras.layers.Dense(
+            self.target_vocab_size, dtype="float32", name="logits"
+        )
+        self._decode_cache = _FunctionCache()
+
+    # -- construction helpers ------------------------------------------------
+
+    def _make_cell(self, name):
+        cell_class, _ = CELLS[self.cell]
+        return cell_class(
+            self.units, dtype=self.dtype_policy, name=name, **self.cell_kwargs
+        )
+
+    def _make_encoder_rnn(self, name):
+        cell_class, layer_class = CELLS[self.cell]
+        common = dict(
+            return_sequences=True, return_state=True,
+            dtype=self.dtype_policy, name=name,
+        )
+        if layer_class is not None:
+            return layer_class(self.units, **self.cell_kwargs, **common)
+        return keras.layers.RNN(
+            self._make_cell(name=f"{name}_cell"), **common
+        )
+
+    def build(self, input_shape=None):
+        if self.built:
+            return
+        # Sub-layers are built by running the model once on a tiny batch.
+        self.call(
+            (ops.ones((1, 2), "int32") * 3, ops.ones((1, 2), "int32"))
+        )
+        self.built = True
+
+    # -- the model ------------------------------------------------------------
+
+    def _check_ids(self, ids, what):
+        if len(ids.shape) != 2:
+            raise ValueError(
+                f"Model '{self.name}': expected {what} token ids of shape "
+                f"(batch, steps), got shape {tuple(ids.shape)}."
+            )
+        return ops.cast(ids, "int32")
+
+    def encode(self, source, training=None):
+        """Runs the encoder.
+
+        Returns:
+            `(memory, memory_mask, summary, initial_states)`: encoder outputs
+            `(batch, T_s, 2 units)`, the boolean source mask, the fixed
+            summary `[h→_T; h←_1]` and the bridged initial decoder states.
+        """
+        source = self._check_ids(source, "source")
+        embedded = self.source_embedding(source)
+        mask = ops.not_equal(source, self.pad_id)
+        outputs = self.encoder(embedded, mask=mask, training=training)
+        memory, states = outputs[0], outputs[1:]
+        if self.bidirectional:
+            half = len(states) // 2
+            summary = ops.concatenate([states[0], states[half]], axis=-1)
+        else:
+            summary = states[0]
+        initial_states = [bridge(summary) for bridge in self.bridges]
+        return memory, mask, summary, initial_states
+
+    def _memory(self, memory, mask, summary):
+        if self.use_attention:
+            return self.decoder.prepare_memory(memory, mask)
+        return AttentionMemory(summary, None, None)
+
+    def call(self, inputs, training=None):
+        if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
+            raise ValueError(
+                f"Model '{self.name}': expected inputs (source, "
+                f"decoder_inputs), got {type(inputs).__name__}."
+            )
+        source, decoder_inputs = inputs
+        memory, memory_mask, summary, states = self.encode(source, training)
+        decoder_inputs = self._check_ids(decoder_inputs, "decoder_inputs")
+        embedded = self.target_embedding(decoder_inputs)
+        target_mask = ops.not_equal(decoder_inputs, self.pad_id)
+        context = memory if self.use_attention else summary
+        outputs = self.decoder(
+            [embedded, context],
+            mask=[target_mask, memory_mask if self.use_attention else None],
+            initial_state=states,
+            training=training,
+        )
+        return self.output_layer(outputs)
+
+    def compute_alignments(self, source, decoder_inputs):
+        """Teacher-forced attention weights `(batch, T_t, T_s)`."""
+        if not self.use_attention:
+            raise ValueError(
+                f"Model '{self.name}': alignments expected use_attention=True."
+            )
+        memory, memory_mask, _, states = self.encode(source)
+        decoder_inputs = self._check_ids(decoder_inputs, "decoder_inputs")
+        memory_state = self.decoder.prepare_memory(memory, memory_mask)
+        embedded = self.target_embedding(decoder_inputs)
+
+        alignments = []
+        for t in range(decoder_inputs.shape[1]):
+            _, states, alignment = self.decoder.step(
+                embedded[:, t], states, memory_state
+            )
+            alignments.append(alignment)
+        return ops.stack(alignments, axis=1)
+
+    # -- decoding -------------------------------------------------------------
+
+    def decode(
+        self,
+        source,
+        method="greedy",
+        beam_width=4,
+        length_penalty=0.0,
+        max_length=None,
+        return_alignments=False,
+    ):
+        """Decodes `source` in graph: a `DecodeResult`.
+
+        Greedy results have no beam axis; beam results are sorted best first
+        along axis 1. Call inside `tf.function(jit_compile=True)` (what
+        `generate` does) or directly.
+
+        Args:
+            source: int `(batch, T_s)` source ids, `pad_id`-padded.
+            method: `"greedy"` or `"beam"`.
+            beam_width: Hypotheses per example for beam search.
+            length_penalty: GNMT `α` (0: rank by log-probability).
+            max_length: Static bound on the output length (default
+                `max_decode_length`).
+            return_alignments: Record the attention weights at every step.
+        """
+        method, max_length = self._check_decode_args(
+            method, beam_width, length_penalty, max_length, return_alignments
+        )
+        memory, memory_mask, summary, states = self.encode(source)
+        memory_state = self._memory(memory, memory_mask, summary)
+        batch_size = ops.shape(source)[0]
+        if method == "beam":
+            memory_state = AttentionMemory(
+                *tile_batch(tuple(memory_state), beam_width)
+            )
+
+        # Padding and start are never predictions: they get no probability.
+        vocab = ops.arange(self.target_vocab_size)
+        never = ops.logical_or(vocab == self.pad_id, vocab == self.start_id)
+
+        def step_fn(tokens, states):
+            outputs, states, alignment = self.decoder.step(
+                self.target_embedding(tokens), states, memory_state
+            )
+            logits = self.output_layer(outputs)
+            return ops.where(never, -1e9, logits), states, alignment
+
+        common = dict(
+            max_length=max_length,
+            start_id=self.start_id,
+            end_id=self.end_id,
+            pad_id=self.pad_id,
+            alignment_length=ops.shape(source)[1] if return_alignments else None,
+        )
+        if method == "greedy":
+            return greedy_search(step_fn, states, batch_size, **common)
+        return beam_search(
+            step_fn, states, batch_size, beam_width,
+            length_penalty=length_penalty, **common,
+        )
+
+    def _check_decode_args(
+        self, method, beam_width, length_penalty, max_length, alignments
+    ):
+        if method not in DECODE_METHODS:
+            raise ValueError(
+                f"Model '{self.name}': decoding `method` expected one of "
+                f"{DECODE_METHODS}, got method={method!r}."
+            )
+        if method == "beam":
+            _validation.check_positive_int(beam_width, "beam_width", self.name)
+        if max_length is None:
+            max_length = self.max_decode_length
+        _validation.check_positive_int(max_length, "max_length", self.name)
+        if float(length_penalty) < 0:
+            raise ValueError(
+                f"Model '{self.name}': expected length_penalty >= 0, got "
+                f"length_penalty={length_penalty!r}."
+            )
+        if alignments and not self.use_attention:
+            raise ValueError(
+                f"Model '{self.name}': return_alignments=True expected "
+                f"use_attention=True."
+            )
+        return method, int(max_length)
+
+    def generate(
+        self,
+        source,
+        method="greedy",
+        beam_width=4,
+        length_penalty=0.0,
+        max_length=None,
+        return_alignments=False,
+        jit_compile=True,
+    ):
+        """`decode` in a cached `tf.function`, results as NumPy arrays.
+
+        One compiled function per decoding configuration; with
+        `jit_compile=True` (default) the whole search is one XLA cluster.
+        On other backends `decode` runs directly.
+        """
+        import numpy as np
+
+        if not self.built:
+            self.build()
+        method, max_length = self._check_decode_args(
+            method, beam_width, length_penalty, max_length, return_alignments
+        )
+        key = (method, beam_width if method == "beam" else 1,
+               float(length_penalty), max_length, bool(return_alignments),
+               bool(jit_compile))
+        fn = self._decode_cache.functions.get(key)
+        if fn is None:
+            def fn(source):
+                return self.decode(source, method, beam_width,
+                                   length_penalty, max_length,
+                                   return_alignments)
+
+            if keras.backend.backend() == "tensorflow":
+                import tensorflow as tf
+
+                fn = tf.function(
+                    fn,
+                    jit_compile=jit_compile,
+                    reduce_retracing=True,
+                    autograph=False,
+                )
+            self._decode_cache.functions[key] = fn
+        result = fn(ops.convert_to_tensor(np.asarray(source), "int32"))
+        return type(result)(
+            *(None if x is None else ops.convert_to_numpy(x) for x in result)
+        )
+
+    def export(
+        self,
+        filepath,
+        format="tf_saved_model",
+        verbose=True,
+        method="beam",
+        beam_width=4,
+        length_penalty=0.0,
+        max_length=None,
+        **kwargs,
+    ):
+        """Writes a SavedModel that decodes in-graph.
+
+        Signatures:
+
+        * `serving_default(source)`: int32 `(batch, T_s)` source ids ->
+          `{"ids": int32 (batch, [beam,] L), "scores": float32 (batch,
+          [beam]), "lengths": int32 (batch, [beam])}`, with `method` /
+          `beam_width` / `length_penalty` / `max_length` fixed at export.
+        * `logits(source, decoder_inputs)`: the teacher-forced logits.
+
+        The graph holds standard TensorFlow ops only (a `While` loop, no
+        Python function), and loads with `tf.saved_model.load` without
+        keras_seqmem. Only `format="tf_saved_model"` is supported.
+        """
+        if format != "tf_saved_model":
+            raise ValueError(
+                f"Model '{self.name}': export expected "
+                f"format='tf_saved_model', got format={format!r}."
+            )
+        import tensorflow as tf
+        from keras.export import ExportArchive
+
+        if not self.built:
+            self.build()
+        method, max_length = self._check_decode_args(
+            method, beam_width, length_penalty, max_length, False
+        )
+
+        def serve(source):
+            result = self.decode(
+                source, method, beam_width, length_penalty, max_length
+            )
+            return {
+                "ids": result.ids,
+                "scores": result.scores,
+                "lengths": result.lengths,
+            }
+
+        def logits(source, decoder_inputs):
+            return self((source, decoder_inputs), training=False)
+
+        ids = tf.TensorSpec((None, None), tf.int32, name="source")
+        archive = ExportArchive()
+        archive.track(self)
+        archive.add_endpoint("serving_default", serve, input_signature=[ids])
+        archive.add_endpoint(
+            "logits",
+            logits,
+            input_signature=[
+                ids, tf.TensorSpec((None, None), tf.int32, name="decoder_inputs")
+            ],
+        )
+        archive.write_out(filepath, verbose=verbose)
+
+    def get_config(self):
+        config = {
+            "source_vocab_size": self.source_vocab_size,
+            "target_vocab_size": self.target_vocab_size,
+            "embedding_dim": self.embedding_dim,
+            "units": self.units,
+            "cell": self.cell,
+            "cell_kwargs": dict(self.cell_kwargs),
+            "attention_units": self.attention_units,
+            "normalize": self.normalize,
+            "use_attention": self.use_attention,
+            "bidirectional": self.bidirectional,
+            "pad_id": self.pad_id,
+            "start_id": self.start_id,
+            "end_id": self.end_id,
+            "max_decode_length": self.max_decode_length,
+        }
+        base = super().get_config()
+        return {**{k: v for k, v in base.items() if k in ("name", "trainable", "dtype")}, **config}
+
+
+class _FunctionCache:
+    """Compiled decoding functions by configuration; not tracked by Keras
+    or checkpointed (a plain dict attribute would be)."""
+
+    def __init__(self):
+        self.functions = {}
+
+
+def _state_sizes(cell):
+    sizes = cell.state_size
+    return list(sizes) if isinstance(sizes, (list, tuple)) else [sizes]
