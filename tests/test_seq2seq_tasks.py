@@ -222,7 +222,7 @@ def test_taskspec_validation_of_seq2seq_specs():
                     target_vocabulary=vocab)
     assert spec.vocab_size == 4 and spec.source_vocabulary == vocab
     lazy = TaskSpec(**common, defaults={"n": 2},
-                    source_vocabulary_fn=lambda n: vocab + ("y",) * 0 + tuple(
+                    source_vocabulary_fn=lambda n: vocab + tuple(
                         f"s{k}" for k in range(n)),
                     target_vocabulary_fn=lambda n: vocab)
     assert lazy.vocab_size == 6 and lazy.get_vocab_size(n=5) == 9
@@ -378,9 +378,8 @@ def test_dates_distribution():
         # the two-digit-year one, used for half of the years).
         assert count > 50, (name, count)
     # Two-digit years only inside the window.
-    yy = [s for s, f in zip(decode(source, dates.SOURCE_VOCABULARY),
-                            [None] * len(source)) if re.fullmatch(
-        r"\d\d/\d\d/\d\d", s)]
+    yy = [s for s in decode(source, dates.SOURCE_VOCABULARY)
+          if re.fullmatch(r"\d\d/\d\d/\d\d", s)]
     assert yy
     for s in yy:
         assert 1969 <= datetime.datetime.strptime(s, "%m/%d/%y").year <= 2068
