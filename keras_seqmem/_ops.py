@@ -36,12 +36,18 @@ def masked_softmax(scores, mask=None, axis=-1):
     dtype = "float64" if dtype == "float64" else "float32"
     scores = ops.cast(scores, dtype)
     if mask is None:
-        return ops.softmax(scores, axis=axis)
+        return _softmax(scores, axis)
     mask = ops.cast(mask, "bool")
     # Masked scores become a large negative number (not -inf, whose
     # arithmetic gives NaN in a fully masked row), so exp(·) of them is
     # exactly 0 next to any valid score; multiplying by the mask then zeroes
     # the uniform weights a fully masked row would otherwise get.
     scores = ops.where(mask, scores, ops.cast(-1e9, dtype))
-    weights = ops.softmax(scores, axis=axis)
-    return weights * ops.cast(mask, dtype)
+    return _softmax(scores, axis) * ops.cast(mask, dtype)
+
+
+def _softmax(scores, axis):
+    # Written out rather than `ops.softmax`, which warns on an axis of size
+    # 1 -- a legitimate case here (a one-step source, a one-slot memory).
+    exp = ops.exp(scores - ops.max(scores, axis=axis, keepdims=True))
+    return exp / ops.sum(exp, axis=axis, keepdims=True)

@@ -169,7 +169,8 @@ _SERVE_SCRIPT = textwrap.dedent(
     n_inputs = int(data["n_inputs"])
     for shape in ("a", "b"):
         inputs = [tf.constant(data[f"{shape}_x{i}"]) for i in range(n_inputs)]
-        out = loaded.serve(*inputs)
+        # Keras exports a multi-input model with one list argument.
+        out = loaded.serve(inputs[0] if n_inputs == 1 else inputs)
         if isinstance(out, dict):
             out = list(out.values())[0]
         if isinstance(out, (list, tuple)):

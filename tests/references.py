@@ -89,3 +89,106 @@ def run_rnn(step, x, initial_states, weights, mask=None, go_backwards=False):
         states = tuple(np.where(keep, n, s) for n, s in zip(new_states, states))
         outputs.append(output)
     return np.stack(outputs, axis=1), states
+
+
+# --- attention ----------------------------------------------------------------
+
+
+def softmax_masked(scores, mask=None):
+    """Softmax over the last axis restricted to `mask`; all-masked rows -> 0."""
+    scores = np.asarray(scores, dtype="float64")
+    if mask is None:
+        mask = np.ones(scores.shape, dtype=bool)
+    mask = np.broadcast_to(mask, scores.shape)
+    shifted = np.where(mask, scores, -np.inf)
+    top = np.max(shifted, axis=-1, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    exp = np.where(mask, np.exp(scores - top), 0.0)
+    total = exp.sum(axis=-1, keepdims=True)
+    return exp / np.where(total > 0, total, 1.0)
+
+
+def bahdanau_attention(query, keys, values, weights, mask=None):
+    """Bahdanau et al. (2015), eq. (6): one loop over memory positions j.
+
+        e_j = vᵀ tanh(W_q q + W_k k_j [+ b]),  v = g v / ‖v‖ if normalised
+        α = softmax(e) over unmasked j,  context = Σ_j α_j v_j
+
+    `query` is (batch, d_q) or (batch, T_q, d_q); `weights` holds
+    query_kernel, key_kernel, score_kernel and, when normalised, score_gain
+    and score_bias. Returns (context, α).
+    """
+    query, keys, values = (np.asarray(a, dtype="float64")
+                           for a in (query, keys, values))
+    single = query.ndim == 2
+    if single:
+        query = query[:, None, :]
+    W_q, W_k, v = (weights[k] for k in ("query_kernel", "key_kernel",
+                                        "score_kernel"))
+    b = weights.get("score_bias", 0.0)
+    if "score_gain" in weights:
+        v = weights["score_gain"] * v / np.sqrt(np.sum(v * v))
+    batch, steps_q, _ = query.shape
+    steps_v = keys.shape[1]
+    scores = np.zeros((batch, steps_q, steps_v))
+    for i in range(steps_q):
+        for j in range(steps_v):
+            hidden = np.tanh(query[:, i] @ W_q + keys[:, j] @ W_k + b)
+            scores[:, i, j] = hidden @ v
+    alpha = softmax_masked(scores, None if mask is None else mask[:, None, :])
+    context = np.einsum("bij,bjd->bid", alpha, values)
+    if single:
+        return context[:, 0], alpha[:, 0]
+    return context, alpha
+
+
+def attentive_decoder(step, targets, memory, initial_states, cell_weights,
+                      attention_weights, target_mask=None, memory_mask=None,
+                      output_context=True):
+    """RNNsearch decoding loop (teacher forced), Bahdanau et al. (2015):
+
+        c_t, α_t = attention(s_{t-1}[0], memory)
+        o_t, s_t = step([x_t; c_t], s_{t-1})
+        y_t = [o_t; c_t]
+
+    Masked target steps keep the state and output zeros (and zero α).
+    Without `attention_weights` (None), c_t = memory, a fixed context.
+    Returns (outputs (batch, T_t, ·), alignments (batch, T_t, T_s) or None,
+    final states).
+    """
+    targets = np.asarray(targets, dtype="float64")
+    memory = np.asarray(memory, dtype="float64")
+    batch, steps = targets.shape[:2]
+    if target_mask is None:
+        target_mask = np.ones((batch, steps), dtype=bool)
+    states = tuple(np.asarray(s, dtype="float64") for s in initial_states)
+    outputs, alignments = [], []
+    for t in range(steps):
+        if attention_weights is None:
+            context, alpha = memory, None
+        else:
+            context, alpha = bahdanau_attention(
+                states[0], memory, memory, attention_weights, memory_mask)
+        output, new_states = step(
+            np.concatenate([targets[:, t], context], axis=-1), states,
+            cell_weights)
+        if output_context:
+            output = np.concatenate([output, context], axis=-1)
+        keep = target_mask[:, t][:, None]
+        outputs.append(np.where(keep, output, 0.0))
+        if alpha is not None:
+            alignments.append(np.where(keep, alpha, 0.0))
+        states = tuple(np.where(keep, n, s) for n, s in zip(new_states, states))
+    return (np.stack(outputs, axis=1),
+            np.stack(alignments, axis=1) if alignments else None, states)
+
+
+def lstm_step(x, states, weights):
+    """keras.layers.LSTMCell (gate order i, f, c, o, no peepholes)."""
+    zero = np.zeros(weights["recurrent_kernel"].shape[0])
+    return peephole_lstm_step(x, states, {
+        **weights,
+        "input_gate_peephole_weights": zero,
+        "forget_gate_peephole_weights": zero,
+        "output_gate_peephole_weights": zero,
+    })

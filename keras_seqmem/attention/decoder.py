@@ -309,7 +309,7 @@ class AttentiveDecoder(keras.layers.Layer):
             initial_state,
             mask=target_mask,
             input_length=targets.shape[1],
-            zero_output_for_mask=True,
+            zero_output_for_mask=self.return_sequences,
             return_all_outputs=self.return_sequences,
         )
         self._reset_dropout()
