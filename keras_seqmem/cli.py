@@ -1,6 +1,7 @@
 """The `keras-seqmem` command line.
 
     keras-seqmem train --task adding --model peephole_lstm --length 100
+    keras-seqmem train --task dates --model lstm --alignment-plot dates.png
     keras-seqmem tasks
 """
 
@@ -32,6 +33,16 @@ def _train(args):
     if args.length is not None:
         task_params["length"] = args.length
     layer_kwargs = dict(args.layer_arg or [])
+    model_kwargs = dict(args.model_arg or [])
+    seq2seq = spec.kind == "seq2seq"
+    if args.alignment_plot and not seq2seq:
+        raise SystemExit(
+            f"keras-seqmem: --alignment-plot expected a seq2seq task "
+            f"(dates, reversal), got {spec.name!r} ({spec.kind})")
+    if args.alignment_plot and model_kwargs.get("use_attention") is False:
+        raise SystemExit(
+            "keras-seqmem: --alignment-plot expected a model with attention, "
+            "got --model-arg use_attention=False")
     print(
         f"keras-seqmem: training {args.model} ({args.units} units) on "
         f"{spec.name} {task_params or ''} for {args.epochs} epochs, "
@@ -42,7 +53,10 @@ def _train(args):
         test_size=args.test_size, batch_size=args.batch_size,
         epochs=args.epochs, learning_rate=args.learning_rate, seed=args.seed,
         jit_compile=not args.no_jit, verbose=1 if sys.stdout.isatty() else 2,
-        layer_kwargs=layer_kwargs, **task_params,
+        layer_kwargs=layer_kwargs, model_kwargs=model_kwargs or None,
+        embedding_dim=args.embedding_dim,
+        decode_method="beam" if args.beam_width > 1 else "greedy",
+        beam_width=args.beam_width, **task_params,
     )
     better = "lower" if result.metric_name == "mse" else "higher"
     print(
@@ -52,6 +66,14 @@ def _train(args):
         f"solved={result.solved} train_seconds={result.seconds:.1f}",
         flush=True,
     )
+    if args.alignment_plot:
+        source, _ = spec.generate(1, seed=args.seed + 30_000, **task_params)
+        path, source_text, output_text = training.write_alignment_plot(
+            result.model, spec, source[0], args.alignment_plot,
+            method="beam" if args.beam_width > 1 else "greedy",
+            beam_width=args.beam_width, **task_params)
+        print(f"alignment of {source_text!r} -> {output_text!r} written to "
+              f"{path}")
     if args.save:
         os.makedirs(os.path.dirname(os.path.abspath(args.save)), exist_ok=True)
         result.model.save(args.save)
@@ -83,7 +105,7 @@ def build_parser():
         "its test metric next to the chance baseline.",
     )
     train.add_argument("--task", default="adding",
-                       help="brackets, halves or adding (default adding)")
+                       help="a task of `keras-seqmem tasks` (default adding)")
     train.add_argument("--model", default="peephole_lstm",
                        choices=sorted(RECURRENT_LAYERS))
     train.add_argument("--length", type=int, default=None,
@@ -103,6 +125,18 @@ def build_parser():
     train.add_argument("--layer-arg", type=_parse_param, action="append",
                        metavar="KEY=VALUE",
                        help="extra layer argument, e.g. gamma_range=(1,50)")
+    train.add_argument("--model-arg", type=_parse_param, action="append",
+                       metavar="KEY=VALUE",
+                       help="seq2seq tasks: extra Seq2Seq argument, e.g. "
+                       "use_attention=False or attention_units=32")
+    train.add_argument("--embedding-dim", type=int, default=16,
+                       help="embedding size for token tasks (default 16)")
+    train.add_argument("--beam-width", type=int, default=1,
+                       help="seq2seq tasks: decode the test set with a beam "
+                       "of this width (default 1: greedy)")
+    train.add_argument("--alignment-plot", default=None, metavar="PNG",
+                       help="seq2seq tasks: write the attention alignment "
+                       "of a held-out example to this PNG file")
     train.add_argument("--save", default=None,
                        help="write the trained model to this .keras file")
     train.set_defaults(func=_train)
