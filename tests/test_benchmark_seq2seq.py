@@ -1,0 +1,47 @@
+"""benchmarks/seq2seq.py: a smoke run on tiny shapes."""
+
+import json
+import pathlib
+import subprocess
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def test_benchmark_seq2seq_quick_run(tmp_path):
+    """benchmarks/seq2seq.py runs end to end (tiny shapes): training of ours
+    against the Keras-only baseline and greedy / beam decoding, XLA off and
+    on, XLA really used in the jit rows, every search run to max_length."""
+    out = tmp_path / "seq2seq.json"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "seq2seq.py"), "--quick",
+         "--json", str(out)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    report = json.loads(out.read_text())
+
+    train = report["train"]
+    assert sorted(r["jit"] for r in train) == [False, True]
+    assert all(r["ratio"] > 0 and r["paired_ratio"] > 0 for r in train)
+    assert all(r["xla"] == "yes" for r in train if r["jit"])
+    assert all(len(r["ours_timing"]["samples_s"]) == 2 for r in train)
+    # Same layers, except that our decoder cell also reads the context
+    # (input feeding): (2 units) x (4 units) more kernel weights.
+    units = report["args"]["units"]
+    params = report["parameters"]
+    assert params["ours"] - params["keras"] == 8 * units**2
+
+    decode = report["decode"]
+    seen = {(r["method"], r["beam_width"], r["jit"]) for r in decode}
+    assert seen == {(m, w, j) for m, w in (("greedy", 1), ("beam", 4))
+                    for j in (False, True)}
+    assert all(r["seq_per_s"] > 0 for r in decode)
+    assert all(r["xla"] == "yes" and r["traces"] == 1
+               for r in decode if r["jit"])
+    assert all(r["xla"] == "-" for r in decode if not r["jit"])
+    ratios = report["decode_ratios"]
+    assert set(ratios["beam_over_greedy_time"]) == {"off", "on"}
+    assert set(ratios["xla_speedup"]) == {"greedy", "beam"}
+    assert report["xla_dropped"] == []
+    assert len(report["load_average"]["start"]) == 3
