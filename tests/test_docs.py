@@ -23,8 +23,13 @@ def test_docs_code_runs(code, tmp_path, monkeypatch):
     exec(compile(code, "<docs>", "exec"), {"__name__": "__docs__"})
 
 
+PAGE_NAMES = {"Seq2Seq": "seq2seq"}  # not "seq2_seq"
+
+
 def _page_for(name):
     """LeakyRNNCell -> leaky_rnn.md, PeepholeLSTM -> peephole_lstm.md."""
+    if name in PAGE_NAMES:
+        return PAGES / f"{PAGE_NAMES[name]}.md"
     base = name[:-4] if name.endswith("Cell") else name
     snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_",
                    base).lower()
