@@ -45,10 +45,55 @@ def test_cli_train_prints_a_result(capsys):
     assert float(match.group(1)) >= 0.0
 
 
+def test_cli_trains_seq2seq_and_writes_an_alignment_plot(capsys, tmp_path):
+    png = tmp_path / "plots" / "alignment.png"
+    code = cli.main([
+        "train", "--task", "reversal", "--param", "max_length=4",
+        "--param", "num_symbols=5", "--units", "8", "--embedding-dim", "4",
+        "--epochs", "1", "--train-size", "256", "--test-size", "64",
+        "--model", "gru", "--beam-width", "2", "--no-jit",
+        "--model-arg", "attention_units=6", "--alignment-plot", str(png),
+    ])
+    out = capsys.readouterr().out
+    assert code == 0
+    match = re.search(r"RESULT task=reversal model=gru test_exact_match=(\S+)",
+                      out)
+    assert match, out
+    assert 0.0 <= float(match.group(1)) <= 1.0
+    assert "written to" in out
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_alignment_plot_needs_a_seq2seq_task_with_attention(tmp_path):
+    import pytest
+
+    for argv in (["--task", "adding"],
+                 ["--task", "reversal", "--model-arg", "use_attention=False"]):
+        with pytest.raises(SystemExit, match="alignment-plot expected"):
+            cli.main(["train", *argv, "--alignment-plot",
+                      str(tmp_path / "a.png")])
+
+
+def test_plot_alignment_checks_its_input(tmp_path):
+    import numpy as np
+    import pytest
+
+    from keras_seqmem.plots import plot_alignment
+
+    path = plot_alignment(np.eye(3)[:, :2], ["a", " "], ["x", "y", "z"],
+                          str(tmp_path / "a.png"), title="t")
+    assert pathlib.Path(path).stat().st_size > 1000
+    with pytest.raises(ValueError, match="target_steps, source_steps"):
+        plot_alignment(np.zeros(3), ["a"], ["b"], str(tmp_path / "b.png"))
+    with pytest.raises(ValueError, match="at least 3 x 2"):
+        plot_alignment(np.zeros((2, 2)), ["a", "b"], ["x", "y", "z"],
+                       str(tmp_path / "c.png"))
+
+
 def test_cli_lists_tasks(capsys):
     assert cli.main(["tasks"]) == 0
     out = capsys.readouterr().out
-    for name in ("adding", "brackets", "halves"):
+    for name in ("adding", "brackets", "halves", "dates", "reversal"):
         assert name in out
 
 
