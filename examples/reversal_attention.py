@@ -67,6 +67,10 @@ def parse_args(argv=None):
                         help="Adam learning rate, both models (default 3e-3)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0],
                         help="one run per model and seed (default: 0)")
+    parser.add_argument("--models", nargs="+", default=[m for m, _ in MODELS],
+                        choices=[m for m, _ in MODELS],
+                        help="which models to train: without and/or with "
+                        "attention (default both)")
     parser.add_argument("--out", default=str(DEFAULT_OUT),
                         help="folder of the PNGs (default examples/output)")
     parser.add_argument("--no-jit", action="store_true",
@@ -155,13 +159,14 @@ def run(args):
     params = task_params(args)
     lengths = test_lengths(args)
     runs = []
-    total = len(args.seeds) * len(MODELS)
+    models = [(label, flag) for label, flag in MODELS if label in args.models]
+    total = len(args.seeds) * len(models)
     i = 0
     for seed in args.seeds:
         train_source, _ = tasks.get_task("reversal").generate(
             args.train_size, seed=seed, **params)
         seen_rows = {row.tobytes() for row in train_source}
-        for label, use_attention in MODELS:
+        for label, use_attention in models:
             i += 1
             print(f"\n=== [{i}/{total}] Seq2Seq {label} attention, seed "
                   f"{seed}: reversal lengths 1..{args.max_length}, "
@@ -221,12 +226,17 @@ def format_table(runs, test_size):
     rows = []
     for length in lengths:
         for seed in seeds:
-            without = by["without", seed]["per_length"][length]
-            with_ = by["with", seed]["per_length"][length]
+            cells = []
+            seen = None
+            for label, _ in MODELS:
+                run = by.get((label, seed))
+                if run is None:  # not trained (--models)
+                    cells += ["-", "-"]
+                    continue
+                exact, token, seen = run["per_length"][length]
+                cells += [f"{exact:.4f}", f"{token:.4f}"]
             rows.append([str(length), str(seed), str(test_size),
-                         f"{without[2]:.3f}", f"{without[0]:.4f}",
-                         f"{without[1]:.4f}", f"{with_[0]:.4f}",
-                         f"{with_[1]:.4f}"])
+                         f"{seen:.3f}"] + cells)
     return _table(header, rows)
 
 
@@ -283,6 +293,8 @@ def figure_stem(args):
         stem += f"_L{args.max_length}"
     if args.seeds != [0]:
         stem += "_seed" + "-".join(str(s) for s in args.seeds)
+    if len(args.models) == 1:
+        stem += f"_{args.models[0]}_only"
     return stem
 
 
@@ -318,13 +330,16 @@ def main(argv=None):
     # should be the anti-diagonal.
     from keras_seqmem import training
 
-    with_attention = next(r for r in runs if r["label"] == "with")
-    source, _ = test_set(args, with_attention["seed"], args.max_length)
-    path, source_text, output_text = training.write_alignment_plot(
-        with_attention["model"], "reversal", source[0],
-        str(out / f"{stem}_alignment.png"), **task_params(args))
-    ok = "right" if output_text == source_text[::-1] else "WRONG"
-    print(f"alignment: {source_text!r} -> {output_text!r} ({ok}): {path}")
+    with_attention = [r for r in runs if r["label"] == "with"]
+    if with_attention:
+        first = with_attention[0]
+        source, _ = test_set(args, first["seed"], args.max_length)
+        path, source_text, output_text = training.write_alignment_plot(
+            first["model"], "reversal", source[0],
+            str(out / f"{stem}_alignment.png"), **task_params(args))
+        ok = "right" if output_text == source_text[::-1] else "WRONG"
+        print(f"alignment (seed {first['seed']}): {source_text!r} -> "
+              f"{output_text!r} ({ok}): {path}")
     print(f"\ntotal {time.perf_counter() - start:.0f} s", flush=True)
     return 0
 
