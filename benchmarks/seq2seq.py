@@ -54,8 +54,13 @@ are the median of the same ratio within each round. With jit on, the script
 checks after the run that XLA was really used: for training, that
 `model.jit_compile` is still True (Keras drops it silently); for decoding,
 that the cached function's graph carries `_XlaMustCompile` and was traced
-once. A row where it was not says DROPPED and the exit status is 3. The load
-average of the machine before and after the run goes into the JSON.
+once. A row where it was not says DROPPED and the exit status is 3.
+
+The machine may be shared: the `others` column is the fraction of all CPUs
+that *other* processes kept busy while a row was timed (the machine's busy
+time from /proc/stat minus this process's CPU time; 50% on 2 CPUs means one
+core was taken), and the script warns when that exceeded 10% over the run.
+It and the load averages at the start and the end go into the JSON.
 
 Run `python benchmarks/seq2seq.py --help` for the flags; `--quick` is a
 smoke run of seconds per row on tiny shapes.
@@ -196,6 +201,43 @@ def make_data(args):
     return source, decoder_inputs, target
 
 
+# -- machine load -------------------------------------------------------------
+
+
+def cpu_snapshot():
+    """CPU seconds used so far by the whole machine (all CPUs, from
+    /proc/stat) and by this process, with a wall-clock time; None where
+    /proc/stat is missing (not Linux)."""
+    try:
+        with open("/proc/stat") as f:
+            values = [int(x) for x in f.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    # user nice system idle iowait irq softirq steal: busy = all but idle
+    # and iowait (steal is time another VM took from ours: load too).
+    busy = sum(values) - values[3] - values[4]
+    own = os.times()
+    return (
+        busy / os.sysconf("SC_CLK_TCK"),
+        own.user + own.system,
+        time.perf_counter(),
+    )
+
+
+def others_load(before, after, cpus):
+    """Fraction of the machine's `cpus` that other processes kept busy
+    between two `cpu_snapshot`s (0: we had the machine to ourselves; 0.5 on
+    2 CPUs: one core was taken). None when not measurable."""
+    if before is None or after is None or after[2] <= before[2]:
+        return None
+    others = (after[0] - before[0]) - (after[1] - before[1])
+    return max(0.0, others / ((after[2] - before[2]) * cpus))
+
+
+def format_load(value):
+    return "  n/a" if value is None else f"{100 * value:4.0f}%"
+
+
 # -- command line ---------------------------------------------------------------
 
 
@@ -233,7 +275,7 @@ def parse_args(argv=None):
     p.add_argument(
         "--repeats", type=int, default=None,
         help="timed training calls per model; the median is reported "
-        "(40, or 2 with --quick)",
+        "(100, or 2 with --quick)",
     )
     p.add_argument(
         "--decode-repeats", type=int, default=None,
@@ -243,7 +285,7 @@ def parse_args(argv=None):
     p.add_argument(
         "--warmup", type=int, default=None,
         help="untimed calls first, for tracing and XLA compilation "
-        "(2, or 1 with --quick)",
+        "(3, or 1 with --quick)",
     )
     p.add_argument(
         "--parts", default=",".join(PARTS),
@@ -279,11 +321,11 @@ def parse_args(argv=None):
             if flag not in given:
                 setattr(args, attr, value)
     if args.repeats is None:
-        args.repeats = 2 if args.quick else 40
+        args.repeats = 2 if args.quick else 100
     if args.decode_repeats is None:
         args.decode_repeats = 2 * args.repeats
     if args.warmup is None:
-        args.warmup = 1 if args.quick else 2
+        args.warmup = 1 if args.quick else 3
 
     args.parts = [s.strip() for s in args.parts.split(",") if s.strip()]
     for part in args.parts:
@@ -309,7 +351,7 @@ def parse_args(argv=None):
 
 TRAIN_HEADER = (
     f"{'jit':<4} {'ours seq/s':>11} {'keras seq/s':>11} {'ratio':>6}"
-    f" {'paired':>6}  {'spread':>6}  xla"
+    f" {'paired':>6}  {'spread':>6}  {'others':>6}  xla"
 )
 
 
@@ -318,11 +360,12 @@ def format_train_row(r):
         f"{('on' if r['jit'] else 'off'):<4}"
         f" {r['ours_seq_per_s']:>11.1f} {r['keras_seq_per_s']:>11.1f}"
         f" {r['ratio']:>6.2f} {r['paired_ratio']:>6.2f}"
-        f"  {100 * r['spread']:>5.0f}%  {r['xla']}"
+        f"  {100 * r['spread']:>5.0f}%   {format_load(r['others_load'])}"
+        f"  {r['xla']}"
     )
 
 
-def measure_training(args, data, params):
+def measure_training(args, data, params, cpus):
     source, decoder_inputs, target = (
         tf.constant(x, tf.int32) for x in data
     )
@@ -337,6 +380,7 @@ def measure_training(args, data, params):
         params["ours"] = int(ours.count_params())
         params["keras"] = int(base.count_params())
         t0 = time.perf_counter()
+        load0 = cpu_snapshot()
         timings = _timing.time_interleaved(
             {
                 "ours": lambda: ours.train_on_batch(x, target),
@@ -345,6 +389,7 @@ def measure_training(args, data, params):
             repeats=args.repeats,
             warmup=args.warmup,
         )
+        load = others_load(load0, cpu_snapshot(), cpus)
         xla = "-"
         if jit:
             ok = {"ours": xla_status(ours), "keras": xla_status(base)}
@@ -370,6 +415,7 @@ def measure_training(args, data, params):
                 / np.asarray(timings["ours"].samples)
             )),
             "spread": max(timings["ours"].spread, timings["keras"].spread),
+            "others_load": load,
             "xla": xla,
             "ours_timing": timings["ours"].as_dict(),
             "keras_timing": timings["keras"].as_dict(),
@@ -390,7 +436,7 @@ def measure_training(args, data, params):
 
 DECODE_HEADER = (
     f"{'method':<8} {'jit':<4} {'seq/s':>8} {'tokens/s':>9} {'ms/batch':>9}"
-    f"  {'spread':>6}  xla"
+    f"  {'spread':>6}  {'others':>6}  xla"
 )
 
 
@@ -403,11 +449,12 @@ def format_decode_row(r):
         f"{r['label']:<8} {('on' if r['jit'] else 'off'):<4}"
         f" {r['seq_per_s']:>8.1f} {r['tokens_per_s']:>9.0f}"
         f" {1e3 * r['timing']['median_s']:>9.1f}"
-        f"  {100 * r['spread']:>5.0f}%  {r['xla']}"
+        f"  {100 * r['spread']:>5.0f}%   {format_load(r['others_load'])}"
+        f"  {r['xla']}"
     )
 
 
-def measure_decoding(args, data):
+def measure_decoding(args, data, cpus):
     source = data[0]
     keras.utils.set_random_seed(0)
     model = build_ours(args)
@@ -463,9 +510,12 @@ def measure_decoding(args, data):
         fns[name] = call
 
     # Warmed up above, one configuration at a time (to find its function).
+    load0 = cpu_snapshot()
     timings = _timing.time_interleaved(
         fns, repeats=args.decode_repeats, warmup=0
     )
+    # The four configurations were timed in turn: one figure for all.
+    load = others_load(load0, cpu_snapshot(), cpus)
 
     rows = []
     for name, (method, jit) in configs.items():
@@ -489,6 +539,7 @@ def measure_decoding(args, data):
             "seq_per_s": args.batch / timing.median,
             "tokens_per_s": args.batch * args.target_length / timing.median,
             "spread": timing.spread,
+            "others_load": load,
             "traces": traces,
             "xla": xla,
             "timing": timing.as_dict(),
@@ -560,13 +611,15 @@ def run(args):
         f"training calls, {args.decode_repeats} timed decoding calls, median "
         f"reported"
     )
+    cpus = env["usable_cpus"] or 1
     started = time.perf_counter()
+    load0 = cpu_snapshot()
     data = make_data(args)
     params = {}
     train_rows, decode_rows, problems = [], [], []
     decode_ratios = {"beam_over_greedy_time": {}, "xla_speedup": {}}
     if "train" in args.parts:
-        train_rows, p = measure_training(args, data, params)
+        train_rows, p = measure_training(args, data, params, cpus)
         problems += p
         log(
             f"parameters: ours {params['ours']:,}, keras {params['keras']:,} "
@@ -575,10 +628,11 @@ def run(args):
             f"{8 * args.units ** 2:,})"
         )
     if "decode" in args.parts:
-        decode_rows, decode_ratios, p = measure_decoding(args, data)
+        decode_rows, decode_ratios, p = measure_decoding(args, data, cpus)
         problems += p
     elapsed = time.perf_counter() - started
     load_end = os.getloadavg()
+    others = others_load(load0, cpu_snapshot(), cpus)
 
     log("")
     log("== results ==")
@@ -605,8 +659,15 @@ def run(args):
         )
     log(
         f"load average at end: {load_end[0]:.2f} {load_end[1]:.2f} "
-        f"{load_end[2]:.2f}; total time: {elapsed:.0f}s"
+        f"{load_end[2]:.2f}; other processes kept "
+        f"{format_load(others).strip()} of the {cpus} CPUs busy during the "
+        f"run ('others' column: during each row); total time: {elapsed:.0f}s"
     )
+    if others is not None and others > 0.1:
+        log(
+            "!! the machine was shared: other processes used more than 10% "
+            "of the CPUs; the figures were taken under load."
+        )
     if problems:
         log(
             "!! jit_compile=True was requested but XLA was not used in "
@@ -616,6 +677,7 @@ def run(args):
         "environment": env,
         "args": {k: v for k, v in vars(args).items() if k != "jits"},
         "load_average": {"start": list(load_start), "end": list(load_end)},
+        "others_load": others,
         "parameters": params,
         "end_logit_bias_for_decoding": END_BIAS,
         "train": train_rows,

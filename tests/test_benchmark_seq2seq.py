@@ -44,4 +44,9 @@ def test_benchmark_seq2seq_quick_run(tmp_path):
     assert set(ratios["beam_over_greedy_time"]) == {"off", "on"}
     assert set(ratios["xla_speedup"]) == {"greedy", "beam"}
     assert report["xla_dropped"] == []
+    # How busy other processes kept the machine: a fraction, or None off
+    # Linux; per row and for the whole run.
+    for value in [report["others_load"]] + [r["others_load"]
+                                             for r in train + decode]:
+        assert value is None or 0.0 <= value <= 1.0
     assert len(report["load_average"]["start"]) == 3
