@@ -338,8 +338,9 @@ def main(argv=None):
             first["model"], "reversal", source[0],
             str(out / f"{stem}_alignment.png"), **task_params(args))
         ok = "right" if output_text == source_text[::-1] else "WRONG"
-        print(f"alignment (seed {first['seed']}): {source_text!r} -> "
-              f"{output_text!r} ({ok}): {path}")
+        which = f" (seed {first['seed']})" if len(args.seeds) > 1 else ""
+        print(f"alignment{which}: {source_text!r} -> {output_text!r} "
+              f"({ok}): {path}")
     print(f"\ntotal {time.perf_counter() - start:.0f} s", flush=True)
     return 0
 
