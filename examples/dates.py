@@ -8,7 +8,7 @@ generated dates with greedy and beam-search decoding, per format too, and
 saves the attention heatmaps of a few examples.
 
     python examples/dates.py                  # the default run, a few minutes
-    python examples/dates.py --units 128 --epochs 5
+    python examples/dates.py --seed 1         # another training/test draw
     python examples/dates.py --quick          # smoke run, seconds
 
 Training (`keras_seqmem.training.train_on_task`) uses the dates of seed

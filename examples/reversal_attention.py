@@ -11,9 +11,9 @@ budget, then measures exact match and per-token accuracy of greedy decoding
 *per sequence length*, on sequences of exactly that length generated from
 other seeds.
 
-    python examples/reversal_attention.py                  # default, ~15 min
-    python examples/reversal_attention.py --seeds 0 1 2    # every run printed
-    python examples/reversal_attention.py --max-length 40 --epochs 12
+    python examples/reversal_attention.py                  # default, 7-10 min
+    python examples/reversal_attention.py --seeds 1 2      # every run printed
+    python examples/reversal_attention.py --models without --epochs 30
     python examples/reversal_attention.py --quick          # smoke run, seconds
 
 See `examples/README.md` for the results of the default run.
