@@ -492,3 +492,20 @@ def test_bad_inputs_and_decoding_arguments():
     plain = _model(seed=18, use_attention=False)
     with pytest.raises(ValueError, match="use_attention"):
         plain.generate(source, return_alignments=True)
+
+
+def test_output_mask_covers_exactly_the_target_tokens():
+    """The logits' mask (what Keras's masked loss and metrics use, e.g. the
+    token accuracy of `compile_for_task`) is true exactly where the target
+    is a real token or the end token, for targets of every length -- not
+    also at the step fed the end token, whose label is padding."""
+    from keras_seqmem import tasks
+
+    spec = tasks.get_task("reversal")
+    params = dict(min_length=1, max_length=6, num_symbols=5)
+    source, target = spec.generate(40, seed=3, **params)
+    model = _model(seed=22, source_vocab_size=spec.get_vocab_size(**params),
+                   target_vocab_size=spec.get_target_vocab_size(**params))
+    logits = model((source, tasks.decoder_inputs(target)))
+    mask = keras.ops.convert_to_numpy(logits._keras_mask)
+    np.testing.assert_array_equal(mask, target != PAD)

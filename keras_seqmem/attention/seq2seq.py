@@ -273,7 +273,13 @@ class Seq2Seq(keras.Model):
         memory, memory_mask, summary, states = self.encode(source, training)
         decoder_inputs = self._check_ids(decoder_inputs, "decoder_inputs")
         embedded = self.target_embedding(decoder_inputs)
-        target_mask = ops.not_equal(decoder_inputs, self.pad_id)
+        # A step is real while its input is neither padding nor the end
+        # token: the step fed `end_id` predicts past the end of the target
+        # (its label is padding), so it carries no loss and no metric.
+        target_mask = ops.logical_and(
+            ops.not_equal(decoder_inputs, self.pad_id),
+            ops.not_equal(decoder_inputs, self.end_id),
+        )
         context = memory if self.use_attention else summary
         outputs = self.decoder(
             [embedded, context],
