@@ -51,7 +51,7 @@ def plot_alignment(weights, source_tokens, target_tokens, path, title=None):
     plt = _pyplot()
     width = max(3.0, 0.32 * len(source_tokens) + 1.5)
     height = max(2.5, 0.32 * len(target_tokens) + 1.2)
-    fig, ax = plt.subplots(figsize=(width, height))
+    fig, ax = plt.subplots(figsize=(width, height), layout="constrained")
     image = ax.imshow(weights, cmap="gray_r", vmin=0.0, vmax=1.0,
                       aspect="auto", interpolation="nearest")
     ax.set_xticks(range(len(source_tokens)))
@@ -64,8 +64,8 @@ def plot_alignment(weights, source_tokens, target_tokens, path, title=None):
     ax.xaxis.tick_top()
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
     if title:
-        ax.set_title(title, fontsize=9, pad=28)
-    fig.tight_layout()
+        # A figure title, placed above the top axis labels by the layout.
+        fig.suptitle(title, fontsize=9)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fig.savefig(path, dpi=120)
