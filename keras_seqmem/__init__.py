@@ -6,6 +6,10 @@ The public API is re-exported here; see `docs/` for one page per layer.
 from keras_seqmem.attention import AttentiveDecoder
 from keras_seqmem.attention import BahdanauAttention
 from keras_seqmem.attention import Seq2Seq
+from keras_seqmem.memory import KeyValueMemory
+from keras_seqmem.memory import KeyValueMemoryNetwork
+from keras_seqmem.memory import LinearStart
+from keras_seqmem.memory import MemN2N
 from keras_seqmem.recurrent import CoupledLSTM
 from keras_seqmem.recurrent import CoupledLSTMCell
 from keras_seqmem.recurrent import LeakyRNN
@@ -20,8 +24,12 @@ __all__ = [
     "BahdanauAttention",
     "CoupledLSTM",
     "CoupledLSTMCell",
+    "KeyValueMemory",
+    "KeyValueMemoryNetwork",
     "LeakyRNN",
     "LeakyRNNCell",
+    "LinearStart",
+    "MemN2N",
     "PeepholeLSTM",
     "PeepholeLSTMCell",
     "Seq2Seq",

@@ -192,3 +192,139 @@ def lstm_step(x, states, weights):
         "forget_gate_peephole_weights": zero,
         "output_gate_peephole_weights": zero,
     })
+
+
+# --- memory networks ----------------------------------------------------------
+
+
+def memory_read(query, keys, values, slot_mask=None, softmax_weight=1.0):
+    """α_i = k_iᵀ x, c = softmax(α) over real slots, s = Σ_i c_i v_i.
+
+    `softmax_weight` λ < 1 mixes in the raw scores (linear start):
+    c = λ softmax(α) + (1 − λ) α on real slots. One query per example,
+    `(B, d)`, or a sequence `(B, Tq, d)`.
+    """
+    single = query.ndim == 2
+    if single:
+        query = query[:, None, :]
+    batch, steps, _ = query.shape
+    slots = keys.shape[1]
+    if slot_mask is None:
+        slot_mask = np.ones((batch, slots), bool)
+    read = np.zeros((batch, steps, values.shape[-1]))
+    weights = np.zeros((batch, steps, slots))
+    for b in range(batch):
+        real = np.flatnonzero(slot_mask[b])
+        for q in range(steps):
+            alpha = keys[b, real] @ query[b, q]
+            c = np.zeros(slots)
+            if real.size:
+                soft = np.exp(alpha - alpha.max())
+                soft /= soft.sum()
+                c[real] = softmax_weight * soft + (1 - softmax_weight) * alpha
+            weights[b, q] = c
+            read[b, q] = c @ values[b]
+    if single:
+        return read[:, 0], weights[:, 0]
+    return read, weights
+
+
+def position_encoding(J, d):
+    """l_kj = (1 − j/J) − (k/d)(1 − 2j/J), as a (J, d) array (row j − 1)."""
+    l = np.zeros((J, d))
+    for j in range(1, J + 1):
+        for k in range(1, d + 1):
+            l[j - 1, k - 1] = (1 - j / J) - (k / d) * (1 - 2 * j / J)
+    return l
+
+
+def encode_sentence(ids, table, encoding):
+    """Σ_j l_j ⊙ A x_j over the real (non-zero) words of one sentence."""
+    words = [w for w in ids if w != 0]
+    if not words:
+        return np.zeros(table.shape[1])
+    vectors = table[words]
+    if encoding == "position":
+        vectors = vectors * position_encoding(len(words), table.shape[1])
+    return vectors.sum(axis=0)
+
+
+def memn2n(story, question, weights, hops, weight_tying, encoding,
+           temporal_encoding, time_index=None):
+    """End-to-end memory network, one example at a time (Sukhbaatar et al.).
+
+    `weights` are the layer's arrays by name. `time_index[b, i]` is the
+    temporal index of slot i (default: the number of real sentences after
+    it). Returns (logits (B, V), attention (B, K, N)).
+    """
+    E = weights["embeddings"]
+    lam = float(weights.get("softmax_weight", 1.0))
+    batch, slots, _ = story.shape
+    logits, attention = [], []
+    for b in range(batch):
+        real = np.array([np.any(story[b, i] != 0) for i in range(slots)])
+        if time_index is None:
+            t = np.array([real[i + 1:].sum() for i in range(slots)])
+        else:
+            t = time_index[b]
+
+        def memory(table_index):
+            vectors = np.stack([
+                encode_sentence(story[b, i], E[table_index], encoding)
+                for i in range(slots)])
+            if temporal_encoding:
+                vectors = vectors + weights["temporal"][table_index][t]
+            return vectors
+
+        if weight_tying == "adjacent":
+            u = encode_sentence(question[b], E[0], encoding)
+        else:
+            u = encode_sentence(question[b], weights["query_embedding"],
+                                encoding)
+        hops_attention = []
+        for k in range(hops):
+            if weight_tying == "adjacent":
+                m, c = memory(k), memory(k + 1)
+            else:
+                m, c = memory(0), memory(1)
+            o, p = memory_read(u[None], m[None], c[None], real[None], lam)
+            hops_attention.append(p[0])
+            if weight_tying == "adjacent":
+                u = u + o[0]
+            else:
+                u = weights["hop_kernel"].T @ u + o[0]
+        if weight_tying == "adjacent":
+            logits.append(E[hops] @ u)
+        else:
+            logits.append(weights["output_kernel"].T @ u)
+        attention.append(np.stack(hops_attention))
+    return np.stack(logits), np.stack(attention)
+
+
+def kv_memory_network(keys, values, question, weights, hops, encoding,
+                      temporal_encoding):
+    """Key-value memory network (Miller et al. 2016), one example at a time:
+    q^{h+1} = R_h (q^h + Σ_i softmax(A k_i · q^h)_i A_V v_i); logits B q."""
+    A, A_V = weights["key_embedding"], weights["value_embedding"]
+    batch, slots, _ = keys.shape
+    logits, attention = [], []
+    for b in range(batch):
+        real = np.array([np.any(keys[b, i] != 0) or np.any(values[b, i] != 0)
+                         for i in range(slots)])
+        t = np.array([real[i + 1:].sum() for i in range(slots)])
+        k = np.stack([encode_sentence(keys[b, i], A, encoding)
+                      for i in range(slots)])
+        v = np.stack([encode_sentence(values[b, i], A_V, encoding)
+                      for i in range(slots)])
+        if temporal_encoding:
+            k = k + weights["temporal"][0][t]
+            v = v + weights["temporal"][1][t]
+        q = encode_sentence(question[b], A, encoding)
+        hops_attention = []
+        for h in range(hops):
+            o, p = memory_read(q[None], k[None], v[None], real[None])
+            hops_attention.append(p[0])
+            q = weights["hop_kernels"][h].T @ (q + o[0])
+        logits.append(weights["answer_embedding"] @ q)
+        attention.append(np.stack(hops_attention))
+    return np.stack(logits), np.stack(attention)

@@ -115,7 +115,9 @@ class BahdanauAttention(keras.layers.Layer):
         self.score_constraint = constraints.get(score_constraint)
         self.supports_masking = True
         if self.dropout > 0:
-            self._dropout_layer = keras.layers.Dropout(self.dropout)
+            self._dropout_layer = keras.layers.Dropout(
+                self.dropout, dtype=self.dtype_policy
+            )
 
     # -- shapes -------------------------------------------------------------
 
