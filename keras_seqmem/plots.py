@@ -1,6 +1,7 @@
 """Pictures of what the layers do, written as PNG files with matplotlib.
 
     plot_alignment(weights, source_tokens, target_tokens, "alignment.png")
+    plot_memory_attention(attention, sentences, "hops.png", question="...")
 """
 
 import os
@@ -66,6 +67,65 @@ def plot_alignment(weights, source_tokens, target_tokens, path, title=None):
     if title:
         # A figure title, placed above the top axis labels by the layout.
         fig.suptitle(title, fontsize=9)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def plot_memory_attention(attention, sentences, path, question=None,
+                          answer=None, predicted=None, supporting=()):
+    """Hop-by-hop attention of a memory network over story sentences.
+
+    As Table 2 of Sukhbaatar et al. (2015): one row per story sentence (its
+    text as the label, supporting facts marked `*`), one column per hop,
+    each column the read weights `p^k` of that hop (white 0, black 1, the
+    value written in each cell).
+
+    Args:
+        attention: `(hops, sentences)` weights.
+        sentences: The sentence strings, oldest first.
+        path: The PNG file to write (folders are created).
+        question, answer, predicted: Shown in the title when given.
+        supporting: Indices of the supporting sentences.
+
+    Returns:
+        `path`.
+    """
+    attention = np.asarray(attention, dtype="float64")
+    if attention.ndim != 2 or attention.shape[1] != len(sentences):
+        raise ValueError(
+            f"plot_memory_attention expected attention of shape (hops, "
+            f"{len(sentences)}) for {len(sentences)} sentences, got shape "
+            f"{attention.shape}."
+        )
+    hops = attention.shape[0]
+    plt = _pyplot()
+    height = max(2.5, 0.3 * len(sentences) + 1.4)
+    width = 0.07 * max(len(s) for s in sentences) + 0.8 * hops + 2.0
+    fig, ax = plt.subplots(figsize=(width, height), layout="constrained")
+    ax.imshow(attention.T, cmap="gray_r", vmin=0.0, vmax=1.0, aspect="auto",
+              interpolation="nearest")
+    for (k, i), value in np.ndenumerate(attention):
+        ax.text(k, i, f"{value:.2f}", ha="center", va="center", fontsize=7,
+                color="white" if value > 0.5 else "black")
+    ax.set_xticks(range(hops))
+    ax.set_xticklabels([f"hop {k + 1}" for k in range(hops)])
+    ax.xaxis.tick_top()
+    supporting = set(supporting)
+    ax.set_yticks(range(len(sentences)))
+    ax.set_yticklabels([("* " if i in supporting else "") + s
+                        for i, s in enumerate(sentences)], fontsize=8)
+    parts = []
+    if question:
+        parts.append(question)
+    if answer is not None:
+        parts.append(f"answer: {answer}")
+    if predicted is not None:
+        parts.append(f"predicted: {predicted}")
+    if parts:
+        fig.suptitle("   ".join(parts), fontsize=9)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fig.savefig(path, dpi=120)

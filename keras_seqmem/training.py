@@ -9,12 +9,16 @@ The one place where a task becomes a Keras model and a test metric: the
 
 import dataclasses
 import time
+from typing import Optional
 
 import keras
 import numpy as np
 
 from keras_seqmem import tasks as _tasks
 from keras_seqmem.attention import Seq2Seq
+from keras_seqmem.memory import KeyValueMemoryNetwork
+from keras_seqmem.memory import LinearStart
+from keras_seqmem.memory import MemN2N
 
 from keras_seqmem.recurrent import CoupledLSTM
 from keras_seqmem.recurrent import LeakyRNN
@@ -276,3 +280,239 @@ def write_alignment_plot(model, task, source_ids, path, method="greedy",
                    output_tokens, path,
                    title=f"{source_text!r} -> {output_text!r}")
     return path, source_text, output_text
+
+
+# --- memory networks on bAbI --------------------------------------------------
+
+MEMORY_MODELS = {
+    "memn2n": MemN2N,
+    "kv_memn2n": KeyValueMemoryNetwork,
+}
+
+# A task fails when its test error is above 5% (Weston et al. 2015).
+BABI_FAILED_ERROR = 0.05
+
+
+def build_memory_model(vocab_size, model="memn2n", **layer_kwargs):
+    """`[story, question] -> logits` Functional model around a memory
+    network (`MemN2N` or `KeyValueMemoryNetwork`, see `MEMORY_MODELS`).
+
+    Inputs are int word ids, `story (batch, sentences, words)` and
+    `question (batch, words)`; the output is the answer's logits over the
+    vocabulary.
+    """
+    if model not in MEMORY_MODELS:
+        raise ValueError(
+            f"Unknown memory model {model!r}; expected one of "
+            f"{sorted(MEMORY_MODELS)}."
+        )
+    story = keras.Input((None, None), dtype="int32", name="story")
+    question = keras.Input((None,), dtype="int32", name="question")
+    layer = MEMORY_MODELS[model](vocab_size, name=model, **layer_kwargs)
+    return keras.Model([story, question], layer([story, question]),
+                       name=f"babi_{model}")
+
+
+class MemN2NSchedule(keras.callbacks.Callback):
+    """The learning-rate schedule of Sukhbaatar et al. (2015), section 4.2.
+
+    `learning_rate` for `epochs` epochs, halved every `decay_every` epochs
+    (the paper: 0.01, 100 epochs, every 25; jointly 60 epochs, every 15),
+    then training stops. With a `LinearStart` callback, those epochs are
+    counted from the epoch the softmax went back in; until then the rate is
+    `linear_start_learning_rate` (the paper: 0.005).
+    """
+
+    def __init__(self, learning_rate=0.01, epochs=100, decay_every=25,
+                 linear_start=None, linear_start_learning_rate=0.005):
+        super().__init__()
+        self.learning_rate = learning_rate
+        self.epochs = epochs
+        self.decay_every = decay_every
+        self.linear_start = linear_start
+        self.linear_start_learning_rate = linear_start_learning_rate
+
+    def _main_epoch(self, epoch):
+        if self.linear_start is None:
+            return epoch
+        if self.linear_start.ended_at_epoch is None:
+            return None
+        return epoch - self.linear_start.ended_at_epoch - 1
+
+    def on_epoch_begin(self, epoch, logs=None):
+        main = self._main_epoch(epoch)
+        if main is None:
+            rate = self.linear_start_learning_rate
+        else:
+            rate = self.learning_rate * 0.5 ** (main // self.decay_every)
+        self.model.optimizer.learning_rate.assign(rate)
+
+    def on_epoch_end(self, epoch, logs=None):
+        main = self._main_epoch(epoch)
+        if main is not None and main + 1 >= self.epochs:
+            self.model.stop_training = True
+
+
+@dataclasses.dataclass
+class BabiRestart:
+    """One training run (one seed) of a memory network on bAbI."""
+
+    seed: int
+    validation_accuracy: float
+    validation_loss: float
+    train_accuracy: float
+    test_error: float
+    task_errors: dict  # task -> test error
+    epochs: int
+    linear_start_epochs: Optional[int]
+    seconds: float
+
+
+def train_memory_network_on_babi(
+    data_dir,
+    tasks=range(1, 21),
+    *,
+    seeds=(0,),
+    vocabulary=None,
+    model="memn2n",
+    embedding_dim=20,
+    hops=3,
+    memory_size=50,
+    weight_tying="adjacent",
+    encoding="position",
+    temporal_encoding=True,
+    random_noise=0.1,
+    linear_start=True,
+    epochs=100,
+    decay_every=25,
+    learning_rate=0.01,
+    linear_start_learning_rate=0.005,
+    linear_start_patience=2,
+    linear_start_max_epochs=20,
+    batch_size=32,
+    clipnorm=40.0,
+    validation_fraction=0.1,
+    jit_compile=True,
+    verbose=0,
+    on_restart=None,
+):
+    """Trains a memory network on bAbI tasks as Sukhbaatar et al. (2015).
+
+    SGD on the summed cross-entropy of batches of 32, gradients clipped to a
+    global norm of 40, `N(0, 0.1)` initialisation, `MemN2NSchedule`, linear
+    start (`LinearStart`) and random noise; 10% of the training questions of
+    each task held out for validation. Each seed of `seeds` is one restart
+    from a new initialisation, reusing the compiled training step; the
+    restart with the best validation accuracy (then the lowest validation
+    loss) is kept, as the paper kept the best of 10.
+
+    Args:
+        data_dir: The bAbI folder (holding `en/`).
+        tasks: Task numbers trained together (one task: a per-task model;
+            all 20: the joint model).
+        seeds: One restart per seed.
+        vocabulary: A `babi.Vocabulary` (default: all 20 tasks' words).
+        model: "memn2n" or "kv_memn2n" (`MEMORY_MODELS`).
+        on_restart: `on_restart(restart, model)` after each restart, e.g. to
+            save results as they come (`model` holds that restart's weights).
+        Others: the layer's and the schedule's arguments.
+
+    Returns:
+        `(best, restarts, model)`: the best `BabiRestart`, all of them, and
+        the model holding the best restart's weights.
+    """
+    from keras_seqmem.tasks import babi
+
+    tasks = babi._check_tasks(tasks)
+    if vocabulary is None:
+        vocabulary = babi.build_vocabulary(data_dir)
+    train_examples = babi.load_babi(data_dir, tasks, "train")
+    test_examples = babi.load_babi(data_dir, tasks, "test")
+    lengths = babi.max_lengths(train_examples, test_examples,
+                               memory_size=memory_size)
+    train = babi.vectorize(train_examples, vocabulary, memory_size, *lengths)
+    test = babi.vectorize(test_examples, vocabulary, memory_size, *lengths)
+    # Only as many slots as the longest story needs (<= memory_size).
+    slots = int(max(train["story_length"].max(), test["story_length"].max()))
+    for arrays in (train, test):
+        arrays["story"] = arrays["story"][:, :slots]
+    train, validation = babi.split_validation(
+        train, validation_fraction, seed=0)
+    layer_kwargs = dict(embedding_dim=embedding_dim, hops=hops,
+                        memory_size=memory_size, encoding=encoding,
+                        temporal_encoding=temporal_encoding,
+                        random_noise=random_noise)
+    if model == "memn2n":
+        layer_kwargs["weight_tying"] = weight_tying
+
+    def inputs(arrays):
+        return [arrays["story"], arrays["query"]]
+
+    network = None
+    restarts, best, best_weights = [], None, None
+    for seed in seeds:
+        keras.utils.set_random_seed(seed)
+        fresh = build_memory_model(len(vocabulary), model, seed=seed,
+                                   **layer_kwargs)
+        if network is None:
+            network = fresh
+            network.compile(
+                keras.optimizers.SGD(learning_rate,
+                                     global_clipnorm=clipnorm),
+                keras.losses.SparseCategoricalCrossentropy(
+                    from_logits=True, reduction="sum"),
+                metrics=["accuracy"],
+                jit_compile=jit_compile,
+                steps_per_execution=max(
+                    1, len(train["answer"]) // batch_size),
+            )
+        else:  # same shapes: reuse the compiled step, new initial weights
+            network.set_weights(fresh.get_weights())
+            network.optimizer.iterations.assign(0)
+        callbacks = []
+        ls = None
+        if linear_start:
+            ls = LinearStart(patience=linear_start_patience,
+                             max_epochs=linear_start_max_epochs)
+            callbacks.append(ls)
+        callbacks.append(MemN2NSchedule(
+            learning_rate, epochs, decay_every, ls,
+            linear_start_learning_rate))
+        start = time.perf_counter()
+        history = network.fit(
+            inputs(train), train["answer"], batch_size=batch_size,
+            epochs=epochs + (linear_start_max_epochs if linear_start else 0),
+            validation_data=(inputs(validation), validation["answer"]),
+            callbacks=callbacks, verbose=verbose, shuffle=True,
+        )
+        seconds = time.perf_counter() - start
+        predicted = np.argmax(
+            network.predict(inputs(test), batch_size=256, verbose=0), -1)
+        wrong = predicted != test["answer"]
+        task_errors = {int(t): float(wrong[test["task"] == t].mean())
+                       for t in tasks}
+        restart = BabiRestart(
+            seed=int(seed),
+            validation_accuracy=float(history.history["val_accuracy"][-1]),
+            validation_loss=float(history.history["val_loss"][-1]),
+            train_accuracy=float(history.history["accuracy"][-1]),
+            test_error=float(wrong.mean()),
+            task_errors=task_errors,
+            epochs=len(history.history["loss"]),
+            linear_start_epochs=(None if ls is None or ls.ended_at_epoch is None
+                                 else ls.ended_at_epoch + 1),
+            seconds=seconds,
+        )
+        restarts.append(restart)
+        if on_restart is not None:
+            on_restart(restart, network)
+        if best is None or _better(restart, best):
+            best, best_weights = restart, network.get_weights()
+    network.set_weights(best_weights)
+    return best, restarts, network
+
+
+def _better(a, b):
+    """Restart selection: higher validation accuracy, then lower loss."""
+    return (a.validation_accuracy, -a.validation_loss) > (
+        b.validation_accuracy, -b.validation_loss)

@@ -1,0 +1,255 @@
+"""Reproduce Table 1 of "End-To-End Memory Networks" on bAbI (1k).
+
+Trains one MemN2N per task, and one on all 20 tasks jointly, with the
+paper's best setting (3 hops, position encoding, linear start, random
+noise, adjacent weight tying; d = 20 per task, 50 jointly), keeps the best
+of several restarts on a 10% validation split, and prints per task our test
+error next to the paper's (columns PE LS RN and PE LS RN joint of
+`memn2n_table1.tsv`), the difference, the mean error and the number of
+failed tasks (error > 5%).
+
+Every restart is saved as it ends (`<output>/task_NN.json`, and the best
+weights so far), so an interrupted run goes on where it stopped; running
+several processes on disjoint `--tasks` shares the work. `--report` prints
+the table from what is saved, without training.
+
+    python examples/babi_memn2n.py --data-dir ../shared/data/babi --restarts 10
+    python examples/babi_memn2n.py --tasks 1-10 &  python examples/babi_memn2n.py --tasks 11-20 --no-joint
+    python examples/babi_memn2n.py --report
+    python examples/babi_memn2n.py --tasks 1 --restarts 1 --epochs 5 --no-joint  # a quick look
+"""
+
+import argparse
+import csv
+import dataclasses
+import json
+import os
+import pathlib
+import sys
+import time
+
+HERE = pathlib.Path(__file__).resolve().parent
+DEFAULT_DATA = HERE.parent.parent / "shared" / "data" / "babi"
+JOINT = "joint"
+
+
+def parse_tasks(text):
+    tasks = []
+    for part in text.split(","):
+        if "-" in part:
+            lo, hi = part.split("-")
+            tasks.extend(range(int(lo), int(hi) + 1))
+        else:
+            tasks.append(int(part))
+    return tasks
+
+
+def read_paper_table(data_dir):
+    """`memn2n_table1.tsv` -> {column: {task: error %}}."""
+    path = pathlib.Path(data_dir) / "memn2n_table1.tsv"
+    if not path.exists():
+        return {}
+    rows = [line for line in path.read_text().splitlines()
+            if line and not line.startswith("#")]
+    reader = csv.DictReader(rows, delimiter="\t")
+    table = {}
+    for row in reader:
+        if not row["task"].isdigit():
+            continue
+        for column, value in row.items():
+            if column not in ("task", "name"):
+                table.setdefault(column, {})[int(row["task"])] = float(value)
+    return table
+
+
+def load_runs(path):
+    if path.exists():
+        return json.loads(path.read_text())
+    return {"restarts": []}
+
+
+def best_run(runs):
+    restarts = runs["restarts"]
+    if not restarts:
+        return None
+    return max(restarts, key=lambda r: (r["validation_accuracy"],
+                                        -r["validation_loss"]))
+
+
+def train(key, tasks, args, setting, vocabulary):
+    from keras_seqmem import training
+
+    output = pathlib.Path(args.output)
+    output.mkdir(parents=True, exist_ok=True)
+    path = output / f"{key}.json"
+    runs = load_runs(path)
+    done = {r["seed"] for r in runs["restarts"]}
+    restarts = setting.pop("restarts")
+    seeds = [s for s in range(restarts) if s not in done]
+    if not seeds:
+        return runs
+    print(f"[{key}] {len(done)} restarts saved, training seeds {seeds}",
+          flush=True)
+
+    def on_restart(restart, model):
+        previous = best_run(runs)
+        runs["restarts"].append(dataclasses.asdict(restart))
+        runs["setting"] = setting
+        if best_run(runs)["seed"] == restart.seed or previous is None:
+            model.save_weights(output / f"{key}.weights.h5")
+        path.write_text(json.dumps(runs, indent=1))
+        print(f"[{key}] seed {restart.seed}: test error "
+              f"{100 * restart.test_error:.1f}%, validation accuracy "
+              f"{restart.validation_accuracy:.3f}, {restart.epochs} epochs "
+              f"(linear start {restart.linear_start_epochs}), "
+              f"{restart.seconds:.0f} s", flush=True)
+
+    training.train_memory_network_on_babi(
+        args.data_dir, tasks, seeds=seeds, vocabulary=vocabulary,
+        on_restart=on_restart, verbose=args.verbose, **setting)
+    return runs
+
+
+def report(args):
+    output = pathlib.Path(args.output)
+    paper = read_paper_table(args.data_dir)
+    ours, joint = {}, {}
+    for task in range(1, 21):
+        run = best_run(load_runs(output / f"task_{task:02d}.json"))
+        if run:
+            ours[task] = 100 * run["test_error"]
+    joint_run = best_run(load_runs(output / f"{JOINT}.json"))
+    if joint_run:
+        joint = {int(t): 100 * e for t, e in joint_run["task_errors"].items()}
+    from keras_seqmem.tasks.babi import TASK_NAMES
+
+    columns = [("per task", ours, "PE_LS_RN"),
+               ("joint", joint, "PE_LS_RN_joint")]
+    header = f"{'task':>4} {'name':<24}"
+    for title, _, column in columns:
+        header += f" | {title + ' ours':>14} {'paper':>6} {'diff':>6}"
+    print(header)
+    for task in range(1, 21):
+        line = f"{task:>4} {TASK_NAMES[task]:<24}"
+        for _, values, column in columns:
+            p = paper.get(column, {}).get(task)
+            if task in values:
+                diff = "" if p is None else f"{values[task] - p:+6.1f}"
+                line += f" | {values[task]:14.1f} {p if p is not None else '':>6} {diff:>6}"
+            else:
+                line += f" | {'-':>14} {p if p is not None else '':>6} {'':>6}"
+        print(line)
+    for title, values, column in columns:
+        if not values:
+            continue
+        n = len(values)
+        mean = sum(values.values()) / n
+        failed = sum(v > 100 * 0.05 for v in values.values())
+        p = paper.get(column, {})
+        shared = [t for t in values if t in p]
+        paper_mean = sum(p[t] for t in shared) / max(1, len(shared))
+        paper_failed = sum(p[t] > 5.0 for t in shared)
+        print(f"{title}: {n} tasks, mean error {mean:.1f}% "
+              f"(paper {paper_mean:.1f}%), failed {failed} "
+              f"(paper {paper_failed})")
+        restarts = (
+            [len(load_runs(output / f"task_{t:02d}.json")["restarts"])
+             for t in values] if title == "per task"
+            else [len(load_runs(output / f"{JOINT}.json")["restarts"])]
+        )
+        print(f"  restarts per model: {min(restarts)}-{max(restarts)}")
+    return ours, joint
+
+
+def plot(args, vocabulary):
+    """The paper's Table 2 analogue: hop-by-hop attention for a question."""
+    import numpy as np
+
+    from keras_seqmem import plots, training
+    from keras_seqmem.tasks import babi
+
+    task = args.plot_task
+    output = pathlib.Path(args.output)
+    weights = output / f"task_{task:02d}.weights.h5"
+    runs = load_runs(output / f"task_{task:02d}.json")
+    if not weights.exists():
+        print(f"no trained model for task {task} in {output}; no plot")
+        return None
+    setting = dict(runs["setting"])
+    for key in ("epochs", "decay_every", "learning_rate",
+                "linear_start_learning_rate", "linear_start", "model"):
+        setting.pop(key, None)
+    model = training.build_memory_model(len(vocabulary), **setting)
+    examples = babi.load_babi(args.data_dir, [task], "test")
+    example = examples[args.plot_index]
+    arrays = babi.vectorize([example], vocabulary, setting["memory_size"])
+    story, query = arrays["story"], arrays["query"]
+    model([story, query])
+    model.load_weights(weights)
+    layer = model.get_layer("memn2n")
+    logits, attention = layer([story, query], return_attention_scores=True)
+    n = int(arrays["story_length"][0])
+    sentences = [" ".join(s) for s in example.story[-n:]]
+    supporting = [i - (len(example.story) - n) for i in example.supporting]
+    predicted = vocabulary.decode([int(np.argmax(logits[0]))])[0]
+    path = args.plot or str(output / f"babi_task{task}_hops.png")
+    plots.plot_memory_attention(
+        np.asarray(attention[0])[:, :n], sentences, path,
+        question=" ".join(example.question) + "?", answer=example.answer,
+        predicted=predicted, supporting=supporting)
+    print(f"hop attention for task {task}, test question {args.plot_index}: "
+          f"{' '.join(example.question)}? answer {example.answer}, "
+          f"predicted {predicted} -> {path}")
+    return path
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data-dir", default=os.environ.get(
+        "KERAS_SEQMEM_BABI_DIR", str(DEFAULT_DATA)))
+    parser.add_argument("--output", default=str(HERE / "output" / "babi"))
+    parser.add_argument("--tasks", type=parse_tasks, default=list(range(1, 21)))
+    parser.add_argument("--restarts", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=100)
+    parser.add_argument("--joint", action=argparse.BooleanOptionalAction,
+                        default=True)
+    parser.add_argument("--joint-restarts", type=int, default=2)
+    parser.add_argument("--joint-epochs", type=int, default=60)
+    parser.add_argument("--report", action="store_true",
+                        help="print the table from saved runs; no training")
+    parser.add_argument("--plot", default=None,
+                        help="PNG of the hop attention (default in --output)")
+    parser.add_argument("--plot-task", type=int, default=2)
+    parser.add_argument("--plot-index", type=int, default=0)
+    parser.add_argument("--verbose", type=int, default=0)
+    args = parser.parse_args(argv)
+
+    if not (pathlib.Path(args.data_dir) / "en").is_dir():
+        sys.exit(f"bAbI data not found at {args.data_dir} (expected en/qa*"
+                 ".txt there); pass --data-dir or set KERAS_SEQMEM_BABI_DIR")
+    from keras_seqmem.tasks import babi
+
+    vocabulary = babi.build_vocabulary(args.data_dir)
+    print(f"bAbI from {args.data_dir}: vocabulary {len(vocabulary)} words, "
+          f"results in {args.output}", flush=True)
+    start = time.perf_counter()
+    if not args.report:
+        per_task = dict(embedding_dim=20, hops=3, memory_size=50,
+                        weight_tying="adjacent", encoding="position",
+                        temporal_encoding=True, random_noise=0.1,
+                        linear_start=True, epochs=args.epochs,
+                        decay_every=25, restarts=args.restarts)
+        for task in args.tasks:
+            train(f"task_{task:02d}", [task], args, dict(per_task),
+                  vocabulary)
+        if args.joint:
+            joint = dict(per_task, embedding_dim=50, epochs=args.joint_epochs,
+                         decay_every=15, restarts=args.joint_restarts)
+            train(JOINT, list(range(1, 21)), args, joint, vocabulary)
+        print(f"training took {time.perf_counter() - start:.0f} s")
+    report(args)
+    plot(args, vocabulary)
+
+
+if __name__ == "__main__":
+    main()
