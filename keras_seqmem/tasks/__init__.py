@@ -13,6 +13,8 @@ Five tasks are registered in :data:`TASKS`:
 * ``"reversal"`` (:mod:`.reversal`): a symbol sequence -> the same symbols
   reversed; sequence to sequence.
 
+The bAbI QA reader :mod:`.babi` (not in :data:`TASKS`) reads a given folder.
+
 Sequence-to-sequence tasks (``kind="seq2seq"``) share the ids
 :data:`PAD_ID` = 0, :data:`START_ID` = 1, :data:`END_ID` = 2; their
 ``generate`` returns ``(source, target)`` and :func:`make_dataset` yields
@@ -41,6 +43,7 @@ from .base import (
     register_task,
 )
 from . import adding, brackets, dates, halves, reversal
+from . import babi
 
 __all__ = [
     "TASKS",
@@ -57,6 +60,7 @@ __all__ = [
     "decode",
     "exact_match",
     "adding",
+    "babi",
     "brackets",
     "dates",
     "halves",
