@@ -163,9 +163,7 @@ def report(args):
 
 def plot(args, vocabulary):
     """The paper's Table 2 analogue: hop-by-hop attention for a question."""
-    import numpy as np
-
-    from keras_seqmem import plots, training
+    from keras_seqmem import training
     from keras_seqmem.tasks import babi
 
     task = args.plot_task
@@ -180,23 +178,11 @@ def plot(args, vocabulary):
                 "linear_start_learning_rate", "linear_start", "model"):
         setting.pop(key, None)
     model = training.build_memory_model(len(vocabulary), **setting)
-    examples = babi.load_babi(args.data_dir, [task], "test")
-    example = examples[args.plot_index]
-    arrays = babi.vectorize([example], vocabulary, setting["memory_size"])
-    story, query = arrays["story"], arrays["query"]
-    model([story, query])
+    example = babi.load_babi(args.data_dir, [task], "test")[args.plot_index]
     model.load_weights(weights)
-    layer = model.get_layer("memn2n")
-    logits, attention = layer([story, query], return_attention_scores=True)
-    n = int(arrays["story_length"][0])
-    sentences = [" ".join(s) for s in example.story[-n:]]
-    supporting = [i - (len(example.story) - n) for i in example.supporting]
-    predicted = vocabulary.decode([int(np.argmax(logits[0]))])[0]
     path = args.plot or str(output / f"babi_task{task}_hops.png")
-    plots.plot_memory_attention(
-        np.asarray(attention[0])[:, :n], sentences, path,
-        question=" ".join(example.question) + "?", answer=example.answer,
-        predicted=predicted, supporting=supporting)
+    _, predicted = training.write_memory_attention_plot(
+        model, vocabulary, example, path, setting["memory_size"])
     print(f"hop attention for task {task}, test question {args.plot_index}: "
           f"{' '.join(example.question)}? answer {example.answer}, "
           f"predicted {predicted} -> {path}")

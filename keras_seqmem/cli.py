@@ -2,6 +2,7 @@
 
     keras-seqmem train --task adding --model peephole_lstm --length 100
     keras-seqmem train --task dates --model lstm --alignment-plot dates.png
+    keras-seqmem babi --data-dir tasks_1-20_v1-2 --tasks 1 --attention-plot hops.png
     keras-seqmem tasks
 """
 
@@ -81,6 +82,81 @@ def _train(args):
     return 0
 
 
+def _babi(args):
+    import pathlib
+
+    from keras_seqmem import training
+    from keras_seqmem.tasks import babi
+
+    data_dir = args.data_dir or babi.default_data_dir()
+    if data_dir is None:
+        raise SystemExit(
+            "keras-seqmem: --data-dir expected the bAbI folder holding en/ "
+            "(tasks_1-20_v1-2), or set KERAS_SEQMEM_BABI_DIR")
+    vocabulary = babi.build_vocabulary(data_dir)
+    tasks = list(args.tasks)
+    print(
+        f"keras-seqmem: training {args.model} ({args.hops} hops, d="
+        f"{args.embedding_dim}, {args.encoding}, {args.weight_tying} tying, "
+        f"linear start {not args.no_linear_start}, random noise "
+        f"{args.random_noise}) on bAbI tasks {tasks} from {data_dir}, "
+        f"{args.restarts} restart(s), vocabulary {len(vocabulary)}",
+        flush=True,
+    )
+
+    def on_restart(restart, model):
+        print(f"restart seed {restart.seed}: test error "
+              f"{100 * restart.test_error:.1f}%, validation accuracy "
+              f"{restart.validation_accuracy:.3f}, {restart.epochs} epochs, "
+              f"{restart.seconds:.0f} s", flush=True)
+
+    kwargs = dict(weight_tying=args.weight_tying) if args.model == "memn2n" \
+        else {}
+    best, _, model = training.train_memory_network_on_babi(
+        data_dir, tasks, seeds=range(args.seed, args.seed + args.restarts),
+        vocabulary=vocabulary, model=args.model,
+        embedding_dim=args.embedding_dim, hops=args.hops,
+        memory_size=args.memory_size, encoding=args.encoding,
+        temporal_encoding=not args.no_temporal_encoding,
+        random_noise=args.random_noise,
+        linear_start=not args.no_linear_start, epochs=args.epochs,
+        decay_every=args.decay_every, batch_size=args.batch_size,
+        jit_compile=not args.no_jit,
+        verbose=1 if sys.stdout.isatty() else 2, on_restart=on_restart,
+        **kwargs,
+    )
+    for task, error in sorted(best.task_errors.items()):
+        print(f"task {task:2d} {babi.TASK_NAMES[task]:24s} test error "
+              f"{100 * error:5.1f}%")
+    failed = sum(e > training.BABI_FAILED_ERROR
+                 for e in best.task_errors.values())
+    print(f"\nRESULT babi tasks={','.join(map(str, tasks))} model="
+          f"{args.model} test_error={best.test_error:.4f} "
+          f"failed_tasks={failed} (error > 5%) best_seed={best.seed} "
+          f"train_seconds={best.seconds:.1f}", flush=True)
+    if args.attention_plot:
+        example = babi.load_babi(data_dir, tasks[:1], "test")[0]
+        path, predicted = training.write_memory_attention_plot(
+            model, vocabulary, example, args.attention_plot,
+            args.memory_size)
+        print(f"hop attention for {' '.join(example.question)}? (answer "
+              f"{example.answer}, predicted {predicted}) written to {path}")
+    if args.save:
+        pathlib.Path(args.save).resolve().parent.mkdir(parents=True,
+                                                       exist_ok=True)
+        model.save(args.save)
+        print(f"saved {args.save}")
+    return 0
+
+
+def _task_list(text):
+    tasks = []
+    for part in text.split(","):
+        lo, _, hi = part.partition("-")
+        tasks.extend(range(int(lo), int(hi or lo) + 1))
+    return tasks
+
+
 def _tasks(args):
     from keras_seqmem.tasks import TASKS
 
@@ -140,6 +216,46 @@ def build_parser():
     train.add_argument("--save", default=None,
                        help="write the trained model to this .keras file")
     train.set_defaults(func=_train)
+
+    babi = sub.add_parser(
+        "babi", help="train a memory network on bAbI tasks",
+        description="Train an end-to-end memory network on bAbI tasks (the "
+        "recipe of Sukhbaatar et al. 2015: SGD, linear start, random noise, "
+        "best restart on a 10%% validation split) and print the test error "
+        "per task.",
+    )
+    babi.add_argument("--data-dir", default=None,
+                      help="the bAbI folder holding en/ (tasks_1-20_v1-2); "
+                      "default $KERAS_SEQMEM_BABI_DIR")
+    babi.add_argument("--tasks", type=_task_list, default=[1],
+                      help="tasks trained together, e.g. 1, 1-20, 2,3 "
+                      "(default 1)")
+    babi.add_argument("--model", default="memn2n",
+                      choices=["memn2n", "kv_memn2n"])
+    babi.add_argument("--hops", type=int, default=3)
+    babi.add_argument("--embedding-dim", type=int, default=20)
+    babi.add_argument("--memory-size", type=int, default=50)
+    babi.add_argument("--weight-tying", default="adjacent",
+                      choices=["adjacent", "layerwise"])
+    babi.add_argument("--encoding", default="position",
+                      choices=["position", "bow"])
+    babi.add_argument("--no-temporal-encoding", action="store_true")
+    babi.add_argument("--random-noise", type=float, default=0.1)
+    babi.add_argument("--no-linear-start", action="store_true")
+    babi.add_argument("--epochs", type=int, default=100,
+                      help="epochs after linear start (default 100)")
+    babi.add_argument("--decay-every", type=int, default=25)
+    babi.add_argument("--batch-size", type=int, default=32)
+    babi.add_argument("--restarts", type=int, default=1,
+                      help="keep the best of this many (validation)")
+    babi.add_argument("--seed", type=int, default=0)
+    babi.add_argument("--no-jit", action="store_true")
+    babi.add_argument("--attention-plot", default=None, metavar="PNG",
+                      help="write the hop attention for the first test "
+                      "question to this PNG file")
+    babi.add_argument("--save", default=None,
+                      help="write the trained model to this .keras file")
+    babi.set_defaults(func=_babi)
 
     tasks = sub.add_parser("tasks", help="list the generated tasks")
     tasks.set_defaults(func=_tasks)

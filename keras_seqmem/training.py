@@ -516,3 +516,41 @@ def _better(a, b):
     """Restart selection: higher validation accuracy, then lower loss."""
     return (a.validation_accuracy, -a.validation_loss) > (
         b.validation_accuracy, -b.validation_loss)
+
+
+def write_memory_attention_plot(model, vocabulary, example, path,
+                                memory_size=50):
+    """Hop-by-hop attention of a trained memory network for one bAbI
+    question, as PNG (the analogue of Table 2 of Sukhbaatar et al. 2015).
+
+    Args:
+        model: A model of `build_memory_model` (its layer is found by type).
+        vocabulary: The `babi.Vocabulary` it was trained with.
+        example: A `babi.BabiExample`.
+        path: The PNG file to write.
+        memory_size: The memory size it was trained with.
+
+    Returns:
+        `(path, predicted_answer)`.
+    """
+    from keras_seqmem.plots import plot_memory_attention
+    from keras_seqmem.tasks import babi
+
+    layers = [layer for layer in model._flatten_layers()
+              if isinstance(layer, tuple(MEMORY_MODELS.values()))]
+    if not layers:
+        raise ValueError("write_memory_attention_plot expected a model with a "
+                         "MemN2N or KeyValueMemoryNetwork layer.")
+    arrays = babi.vectorize([example], vocabulary, memory_size)
+    logits, attention = layers[0]([arrays["story"], arrays["query"]],
+                                  return_attention_scores=True)
+    n = int(arrays["story_length"][0])
+    first = len(example.story) - n
+    sentences = [" ".join(s) for s in example.story[first:]]
+    supporting = [i - first for i in example.supporting if i >= first]
+    predicted = vocabulary.decode([int(np.argmax(logits[0]))])[0]
+    plot_memory_attention(
+        keras.ops.convert_to_numpy(attention[0])[:, :n], sentences, path,
+        question=" ".join(example.question) + "?", answer=example.answer,
+        predicted=predicted, supporting=supporting)
+    return path, predicted

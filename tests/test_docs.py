@@ -23,7 +23,8 @@ def test_docs_code_runs(code, tmp_path, monkeypatch):
     exec(compile(code, "<docs>", "exec"), {"__name__": "__docs__"})
 
 
-PAGE_NAMES = {"Seq2Seq": "seq2seq"}  # not "seq2_seq"
+# Not "seq2_seq", "mem_n2_n"; LinearStart is a part of the MemN2N page.
+PAGE_NAMES = {"Seq2Seq": "seq2seq", "MemN2N": "memn2n", "LinearStart": "memn2n"}
 
 
 def _page_for(name):
