@@ -10,6 +10,8 @@ from keras_seqmem.memory import KeyValueMemory
 from keras_seqmem.memory import KeyValueMemoryNetwork
 from keras_seqmem.memory import LinearStart
 from keras_seqmem.memory import MemN2N
+from keras_seqmem.memory import NTM
+from keras_seqmem.memory import NTMCell
 from keras_seqmem.recurrent import CoupledLSTM
 from keras_seqmem.recurrent import CoupledLSTMCell
 from keras_seqmem.recurrent import LeakyRNN
@@ -30,6 +32,8 @@ __all__ = [
     "LeakyRNNCell",
     "LinearStart",
     "MemN2N",
+    "NTM",
+    "NTMCell",
     "PeepholeLSTM",
     "PeepholeLSTMCell",
     "Seq2Seq",

@@ -328,3 +328,124 @@ def kv_memory_network(keys, values, question, weights, hops, encoding,
         logits.append(weights["answer_embedding"] @ q)
         attention.append(np.stack(hops_attention))
     return np.stack(logits), np.stack(attention)
+
+
+# --- Neural Turing Machine (Graves, Wayne & Danihelka 2014) -----------------
+
+
+def softplus(z):
+    return np.logaddexp(0.0, z)
+
+
+def ntm_content_weights(memory, keys, strengths, epsilon=1e-8):
+    """Eqs. (5)-(6), one head and one location at a time:
+    K = k·M(i) / (sqrt(|k|² + ε) sqrt(|M(i)|² + ε)), w = softmax(β K)."""
+    batch, heads, _ = keys.shape
+    slots = memory.shape[1]
+    weights = np.zeros((batch, heads, slots))
+    for b in range(batch):
+        for h in range(heads):
+            k = keys[b, h]
+            sim = np.array([
+                k @ memory[b, i] / (np.sqrt(k @ k + epsilon)
+                                    * np.sqrt(memory[b, i] @ memory[b, i]
+                                              + epsilon))
+                for i in range(slots)])
+            weights[b, h] = softmax_masked(strengths[b, h] * sim)
+    return weights
+
+
+def ntm_interpolate(content, previous, gates):
+    """Eq. (7): w^g = g w^c + (1 − g) w_{t−1}."""
+    return gates[..., None] * content + (1.0 - gates[..., None]) * previous
+
+
+def ntm_shift(weights, shifts):
+    """Eq. (8) as written: w̃(i) = Σ_j w^g(j) s(i − j), the index of s taken
+    modulo N over the offsets −R..R (entry k + R of `shifts` is offset k)."""
+    batch, heads, slots = weights.shape
+    R = shifts.shape[-1] // 2
+    out = np.zeros_like(weights)
+    for b in range(batch):
+        for h in range(heads):
+            for i in range(slots):
+                for j in range(slots):
+                    for k in range(-R, R + 1):
+                        if (i - j - k) % slots == 0:
+                            out[b, h, i] += (weights[b, h, j]
+                                             * shifts[b, h, k + R])
+    return out
+
+
+def ntm_sharpen(weights, gammas, floor=1e-30):
+    """Eq. (9): w^γ / Σ w^γ (weights below `floor` count as `floor`)."""
+    powered = np.maximum(weights, floor) ** gammas[..., None]
+    return powered / powered.sum(axis=-1, keepdims=True)
+
+
+def ntm_step(x, state, weights, config, controller_step=None):
+    """One NTM step from the cell's weights (see NTMCell's docstring).
+
+    `state` is (controller_states, memory [B, N, W], reads [B, R, W],
+    read_weightings [B, R, N], write_weightings [B, H, N]); `weights` holds
+    head_kernel, head_bias, output_kernel, output_bias and the controller's
+    weights under "controller/<name>". `config` has memory_size, word_size,
+    num_read_heads, num_write_heads, shift_range, clip_value.
+    `controller_step(x, states, weights) -> (h, states)`; None for a
+    feed-forward tanh Dense controller (kernel, bias).
+    Returns (output, new_state).
+    """
+    controller_states, memory, reads, read_w, write_w = state
+    R, H = config["num_read_heads"], config["num_write_heads"]
+    W, S = config["word_size"], 2 * config["shift_range"] + 1
+    clip = config["clip_value"]
+    controller_weights = {k.split("/", 1)[1]: v for k, v in weights.items()
+                          if k.startswith("controller/")}
+    batch = x.shape[0]
+    inputs = np.concatenate([x, reads.reshape(batch, R * W)], axis=-1)
+    if controller_step is None:
+        h = np.tanh(inputs @ controller_weights["kernel"]
+                    + controller_weights["bias"])
+        new_controller = ()
+    else:
+        h, new_controller = controller_step(inputs, controller_states,
+                                            controller_weights)
+    params = h @ weights["head_kernel"] + weights["head_bias"]
+    if clip is not None:
+        params = np.clip(params, -clip, clip)
+    size = W + S + 3
+    previous = np.concatenate([read_w, write_w], axis=1)
+    new_w = np.zeros_like(previous)
+    for j in range(R + H):
+        p = params[:, j * size:(j + 1) * size]
+        k = np.tanh(p[:, :W])
+        beta = softplus(p[:, W])
+        g = sigmoid(p[:, W + 1])
+        logits = p[:, W + 2:W + 2 + S]
+        s = np.exp(logits - logits.max(-1, keepdims=True))
+        s /= s.sum(-1, keepdims=True)
+        gamma = 1.0 + softplus(p[:, W + 2 + S])
+        wc = ntm_content_weights(memory, k[:, None], beta[:, None])
+        wg = ntm_interpolate(wc, previous[:, j:j + 1], g[:, None])
+        ws = ntm_shift(wg, s[:, None])
+        new_w[:, j:j + 1] = ntm_sharpen(ws, gamma[:, None])
+    new_read_w, new_write_w = new_w[:, :R], new_w[:, R:]
+    new_reads = np.einsum("bhn,bnw->bhw", new_read_w, memory)  # from M_{t−1}
+    erase_add = params[:, (R + H) * size:]
+    new_memory = memory.copy()
+    for b in range(batch):
+        for i in range(memory.shape[1]):
+            keep = np.ones(W)
+            added = np.zeros(W)
+            for j in range(H):
+                e = sigmoid(erase_add[b, 2 * j * W:(2 * j + 1) * W])
+                a = np.tanh(erase_add[b, (2 * j + 1) * W:(2 * j + 2) * W])
+                keep = keep * (1.0 - new_write_w[b, j, i] * e)
+                added = added + new_write_w[b, j, i] * a
+            new_memory[b, i] = memory[b, i] * keep + added
+    output = (np.concatenate([h, new_reads.reshape(batch, R * W)], axis=-1)
+              @ weights["output_kernel"] + weights["output_bias"])
+    if clip is not None:
+        output = np.clip(output, -clip, clip)
+    return output, (new_controller, new_memory, new_reads, new_read_w,
+                    new_write_w)

@@ -15,6 +15,11 @@ Five tasks are registered in :data:`TASKS`:
 
 The bAbI QA reader :mod:`.babi` (not in :data:`TASKS`) reads a given folder.
 
+The Neural Turing Machine's tasks, copy, repeat copy and associative recall,
+are the specs of :mod:`.algorithmic` (``kind="sequence"``: ``(x, y, mask)``
+with per-step 0/1 targets, scored by ``algorithmic.bits_per_sequence``); they
+are not in :data:`TASKS` yet, and :func:`make_dataset` takes them directly.
+
 Sequence-to-sequence tasks (``kind="seq2seq"``) share the ids
 :data:`PAD_ID` = 0, :data:`START_ID` = 1, :data:`END_ID` = 2; their
 ``generate`` returns ``(source, target)`` and :func:`make_dataset` yields
@@ -43,6 +48,7 @@ from .base import (
     register_task,
 )
 from . import adding, brackets, dates, halves, reversal
+from . import algorithmic
 from . import babi
 
 __all__ = [
@@ -60,6 +66,7 @@ __all__ = [
     "decode",
     "exact_match",
     "adding",
+    "algorithmic",
     "babi",
     "brackets",
     "dates",

@@ -31,6 +31,16 @@ Sequence-to-sequence tasks (``kind="seq2seq"``) follow these conventions:
   target)`` batches that ``model.fit`` can use directly.
 * The metric is ``"exact_match"`` (:func:`exact_match`): the fraction of
   sequences whose whole target, up to and including ``END_ID``, is right.
+
+Sequence-labelling tasks (``kind="sequence"``, the algorithmic tasks of the
+Neural Turing Machine in :mod:`.algorithmic`) follow these conventions:
+
+* ``generate`` returns ``(x, y, mask)``: ``x`` float32 ``(n, T, features)``,
+  ``y`` float32 ``(n, T, target_features)`` of 0/1 targets at every step,
+  ``mask`` float32 ``(n, T)``, 1 at the steps whose targets are scored and
+  0 elsewhere. ``T`` is static for given parameters, whatever the seed.
+* :func:`make_dataset` yields ``(x, y, mask)`` batches: ``model.fit`` takes
+  the mask as per-step sample weights.
 """
 
 from __future__ import annotations
@@ -57,7 +67,7 @@ __all__ = [
     "exact_match",
 ]
 
-_KINDS = ("classification", "regression", "seq2seq")
+_KINDS = ("classification", "regression", "seq2seq", "sequence")
 _INPUTS = ("tokens", "features")
 
 PAD_ID = 0
@@ -76,8 +86,9 @@ class TaskSpec:
 
     Attributes:
         name: Registry name of the task (e.g. ``"brackets"``).
-        kind: ``"classification"`` (binary, labels 0/1), ``"regression"``
-            or ``"seq2seq"`` (token sequence to token sequence).
+        kind: ``"classification"`` (binary, labels 0/1), ``"regression"``,
+            ``"seq2seq"`` (token sequence to token sequence) or
+            ``"sequence"`` (0/1 targets at every step, with a mask).
         input: ``"tokens"`` (integer ids, see ``vocab_size``) or
             ``"features"`` (float vectors, see ``num_features``); always
             ``"tokens"`` for seq2seq tasks.
@@ -236,7 +247,8 @@ class TaskSpec:
             ``(n, length, num_features)`` features; ``y`` float32 ``(n, 1)``.
             For seq2seq tasks, ``(source, target)``: int32 ``(n, S)`` and
             int32 ``(n, T)``, see :meth:`input_shape`, :meth:`target_shape`
-            and the module docstring.
+            and the module docstring. For sequence tasks, ``(x, y, mask)``
+            (see the module docstring).
 
         Raises:
             ValueError: If ``num_examples`` or a parameter is invalid.
@@ -339,6 +351,8 @@ class TaskSpec:
         """
         if self.kind == "seq2seq":
             return (self._seq2seq_lengths(params)[0],)
+        if self.kind == "sequence":
+            return self._sequence_shapes(params)[0]
         length = self.resolve_params(**params)["length"]
         if self.input == "tokens":
             return (length,)
@@ -352,12 +366,21 @@ class TaskSpec:
 
         Returns:
             ``(T,)``, the static target width (``END_ID`` included), for
-            seq2seq tasks; ``(1,)`` for the other tasks.
+            seq2seq tasks; ``(T, target_features)`` for sequence tasks;
+            ``(1,)`` for the other tasks.
         """
         if self.kind == "seq2seq":
             return (self._seq2seq_lengths(params)[1],)
+        if self.kind == "sequence":
+            return self._sequence_shapes(params)[1]
         self.resolve_params(**params)
         return (1,)
+
+    def _sequence_shapes(self, params):
+        """``(T, features)`` and ``(T, target_features)`` of a sequence task
+        (static for given parameters), read from one generated example."""
+        x, y, _ = self.generator(1, 0, **self.resolve_params(**params))
+        return tuple(x.shape[1:]), tuple(y.shape[1:])
 
 
 TASKS: dict[str, TaskSpec] = {}
@@ -424,6 +447,9 @@ def make_dataset(
     ``seed``, reshuffled each epoch), optionally repeated forever, batched and
     prefetched with ``AUTOTUNE``.
 
+    For a sequence task (``kind="sequence"``) the elements are ``(x, y,
+    mask)``, the mask being per-step sample weights for ``model.fit``.
+
     For a seq2seq task the elements are ``((source, decoder_inputs),
     target)``, all int32: ``source`` ``(batch, S)``, ``decoder_inputs =
     decoder_inputs(target)`` ``(batch, T)`` (the target shifted right behind
@@ -448,9 +474,12 @@ def make_dataset(
     """
     spec = get_task(task)
     check_int(spec.name, "batch_size", batch_size, minimum=1)
-    x, y = spec.generate(num_examples, seed=seed, **params)
+    arrays = spec.generate(num_examples, seed=seed, **params)
+    x, y = arrays[0], arrays[1]
     if spec.kind == "seq2seq":
         elements = ((x, decoder_inputs(y)), y)
+    elif spec.kind == "sequence":
+        elements = (x, y, arrays[2])  # the mask as per-step sample weights
     else:
         elements = (x, y)
 
