@@ -2,6 +2,7 @@
 
     plot_alignment(weights, source_tokens, target_tokens, "alignment.png")
     plot_memory_attention(attention, sentences, "hops.png", question="...")
+    plot_ntm_weightings(write_weightings, read_weightings, "ntm.png")
 """
 
 import os
@@ -135,3 +136,98 @@ def plot_memory_attention(attention, sentences, path, question=None,
 
 def _show(token):
     return "_" if token == " " else token  # a space would be invisible
+
+
+def plot_ntm_weightings(write_weightings, read_weightings, path,
+                        inputs=None, outputs=None, locations=None,
+                        title=None):
+    """Write and read weightings of a Neural Turing Machine over time.
+
+    As Figure 6 of Graves, Wayne & Danihelka (2014): one panel for the write
+    weightings and one for the read weightings, memory locations down, time
+    steps across, each column a weighting `w_t` (white 0, black 1); with
+    `inputs` and `outputs` given, the input and output vectors are drawn
+    above them, time steps aligned.
+
+    Args:
+        write_weightings: `(timesteps, memory_size)`, or `(timesteps,
+            heads, memory_size)` (the heads are drawn side by side as
+            separate panels), e.g. one example of `NTM(...,
+            return_weightings=True)`'s output.
+        read_weightings: The same for the read heads.
+        path: The PNG file to write (folders are created).
+        inputs: Optional `(timesteps, features)` input vectors.
+        outputs: Optional `(timesteps, features)` outputs (e.g. sigmoid
+            of the logits).
+        locations: Optional `(first, last)` (inclusive) range of memory
+            locations to draw, e.g. those the heads visit; default all.
+        title: Optional figure title.
+
+    Returns:
+        `path`.
+    """
+    panels = []
+    for label, weights in (("write", write_weightings),
+                           ("read", read_weightings)):
+        weights = np.asarray(weights, dtype="float64")
+        if weights.ndim == 2:
+            weights = weights[:, None, :]
+        if weights.ndim != 3:
+            raise ValueError(
+                f"plot_ntm_weightings expected {label} weightings of shape "
+                f"(timesteps, memory_size) or (timesteps, heads, "
+                f"memory_size), got shape {weights.shape}."
+            )
+        heads = weights.shape[1]
+        first, last = 0, weights.shape[2] - 1
+        if locations is not None:
+            first, last = int(locations[0]), int(locations[1])
+            if not 0 <= first <= last < weights.shape[2]:
+                raise ValueError(
+                    f"plot_ntm_weightings expected locations (first, last) "
+                    f"within [0, {weights.shape[2] - 1}], got {locations}."
+                )
+        for h in range(heads):
+            name = f"{label} weightings" + (f" (head {h})" if heads > 1 else "")
+            panels.append((name, weights[:, h, first:last + 1].T,
+                           f"location − {first}" if first else "location"))
+    steps = {p[1].shape[1] for p in panels}
+    if len(steps) != 1:
+        raise ValueError(
+            f"plot_ntm_weightings expected write and read weightings over "
+            f"the same number of time steps, got {sorted(steps)}."
+        )
+    vectors = []
+    for label, array in (("inputs", inputs), ("outputs", outputs)):
+        if array is None:
+            continue
+        array = np.asarray(array, dtype="float64")
+        if array.ndim != 2 or array.shape[0] not in steps:
+            raise ValueError(
+                f"plot_ntm_weightings expected {label} of shape "
+                f"({next(iter(steps))}, features), got shape {array.shape}."
+            )
+        vectors.append((label, array.T, "channels"))
+    rows = vectors + panels
+    plt = _pyplot()
+    heights = [min(4.0, max(1.0, r[1].shape[0] / 12.0)) for r in rows]
+    width = max(4.0, 0.12 * next(iter(steps)) + 2.0)
+    fig, axes = plt.subplots(
+        len(rows), 1, figsize=(width, sum(heights) + 0.5 * len(rows) + 0.6),
+        layout="constrained", gridspec_kw={"height_ratios": heights},
+        squeeze=False,
+    )
+    for ax, (name, image, ylabel) in zip(axes[:, 0], rows):
+        ax.imshow(image, cmap="gray_r", vmin=0.0, vmax=1.0, aspect="auto",
+                  interpolation="nearest")
+        ax.set_title(name, fontsize=9, loc="left")
+        ax.set_ylabel(ylabel, fontsize=8)
+        ax.tick_params(labelsize=7)
+    axes[-1, 0].set_xlabel("time step")
+    if title:
+        fig.suptitle(title, fontsize=9)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

@@ -649,3 +649,35 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_shared_layer_checks(case, check, tmp_path):
     check(case, tmp_path)
+
+
+# --- the weighting plot ---------------------------------------------------------
+
+
+def test_plot_ntm_weightings(tmp_path):
+    from keras_seqmem.plots import plot_ntm_weightings
+
+    ntm = keras_seqmem.NTM(4, memory_size=10, word_size=3, units=2,
+                           num_read_heads=2, return_sequences=True,
+                           return_weightings=True)
+    x = np.random.default_rng(0).random((1, 7, D)).astype("float32")
+    outputs, read_w, write_w = ntm(x)
+    path = plot_ntm_weightings(
+        _np(write_w)[0], _np(read_w)[0], str(tmp_path / "sub" / "w.png"),
+        inputs=x[0], outputs=_np(outputs)[0], locations=(2, 8), title="t")
+    with open(path, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    plot_ntm_weightings(_np(write_w)[0, :, 0], _np(read_w)[0, :, 1],
+                        str(tmp_path / "two_d.png"))
+    with pytest.raises(ValueError, match="same number of time steps"):
+        plot_ntm_weightings(_np(write_w)[0], _np(read_w)[0, :5],
+                            str(tmp_path / "x.png"))
+    with pytest.raises(ValueError, match="timesteps, memory_size"):
+        plot_ntm_weightings(_np(write_w)[0, 0, 0], _np(read_w)[0],
+                            str(tmp_path / "x.png"))
+    with pytest.raises(ValueError, match="inputs"):
+        plot_ntm_weightings(_np(write_w)[0], _np(read_w)[0],
+                            str(tmp_path / "x.png"), inputs=x[0, :3])
+    with pytest.raises(ValueError, match="locations"):
+        plot_ntm_weightings(_np(write_w)[0], _np(read_w)[0],
+                            str(tmp_path / "x.png"), locations=(3, 10))
