@@ -175,7 +175,8 @@ def plot(args, vocabulary):
         return None
     setting = dict(runs["setting"])
     for key in ("epochs", "decay_every", "learning_rate",
-                "linear_start_learning_rate", "linear_start", "model"):
+                "linear_start_learning_rate", "linear_start_max_epochs",
+                "linear_start", "model"):
         setting.pop(key, None)
     model = training.build_memory_model(len(vocabulary), **setting)
     example = babi.load_babi(args.data_dir, [task], "test")[args.plot_index]
@@ -223,7 +224,8 @@ def main(argv=None):
         per_task = dict(embedding_dim=20, hops=3, memory_size=50,
                         weight_tying="adjacent", encoding="position",
                         temporal_encoding=True, random_noise=0.1,
-                        linear_start=True, epochs=args.epochs,
+                        linear_start=True, linear_start_max_epochs=40,
+                        linear_start_learning_rate=0.01, epochs=args.epochs,
                         decay_every=25, restarts=args.restarts)
         for task in args.tasks:
             train(f"task_{task:02d}", [task], args, dict(per_task),

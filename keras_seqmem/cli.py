@@ -119,7 +119,9 @@ def _babi(args):
         memory_size=args.memory_size, encoding=args.encoding,
         temporal_encoding=not args.no_temporal_encoding,
         random_noise=args.random_noise,
-        linear_start=not args.no_linear_start, epochs=args.epochs,
+        linear_start=not args.no_linear_start,
+        linear_start_max_epochs=args.linear_start_epochs,
+        learning_rate=args.learning_rate, epochs=args.epochs,
         decay_every=args.decay_every, batch_size=args.batch_size,
         jit_compile=not args.no_jit,
         verbose=1 if sys.stdout.isatty() else 2, on_restart=on_restart,
@@ -242,6 +244,11 @@ def build_parser():
     babi.add_argument("--no-temporal-encoding", action="store_true")
     babi.add_argument("--random-noise", type=float, default=0.1)
     babi.add_argument("--no-linear-start", action="store_true")
+    babi.add_argument("--linear-start-epochs", type=int, default=40,
+                      help="epochs without the memory softmax, at learning "
+                      "rate 0.01 (default 40)")
+    babi.add_argument("--learning-rate", type=float, default=0.01,
+                      help="SGD learning rate after linear start (0.01)")
     babi.add_argument("--epochs", type=int, default=100,
                       help="epochs after linear start (default 100)")
     babi.add_argument("--decay-every", type=int, default=25)
