@@ -1,7 +1,7 @@
 """Trains an NTM on copy for a short while and draws its read and write
 weightings on one copy sequence (the docs figure, Figure 6 of Graves et al.).
 
-    python docs/ntm_copy_figure.py --steps 3000            # what the docs ran
+    python docs/ntm_copy_figure.py --steps 7000 --eval-every 1000  # the docs
     python docs/ntm_copy_figure.py --steps 20 --out /tmp   # a quick look
 
 This is a short run on CPU, not the converged reproduction (copy of lengths
@@ -31,6 +31,7 @@ def build(args):
     ntm = keras_seqmem.NTM(
         controller=args.controller, memory_size=args.memory_size,
         word_size=args.word_size, units=8, return_sequences=True,
+        weighting_init=args.weighting_init,
         name="ntm")
     inputs = keras.Input((None, 10))
     model = keras.Model(inputs, ntm(inputs))
@@ -56,6 +57,8 @@ def main():
     parser.add_argument("--memory-size", type=int, default=128)
     parser.add_argument("--word-size", type=int, default=20)
     parser.add_argument("--controller", type=int, default=100)
+    parser.add_argument("--weighting-init", default="learned",
+                        choices=("learned", "constant", "random"))
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--plot-length", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
@@ -66,6 +69,20 @@ def main():
     lengths = dict(min_length=args.min_length, max_length=args.max_length)
     val = algorithmic.COPY.generate(500, seed=10_000 + args.seed, **lengths)
     model, ntm = build(args)
+    probe = keras_seqmem.NTM(
+        controller=args.controller, memory_size=args.memory_size,
+        word_size=args.word_size, units=8, return_sequences=True,
+        weighting_init=args.weighting_init,
+        return_weightings=True)
+    probe(val[0][:1])
+
+    def sharpness():
+        """Mean over 32 held-out sequences and their steps of the largest
+        read weight (1/N for a uniform weighting, 1 for a one-hot one)."""
+        probe.set_weights(ntm.get_weights())
+        _, read_w, _ = probe(val[0][:32])
+        return float(np.mean(np.max(np.asarray(read_w), axis=-1)))
+
     curve = []
     start = time.time()
     done = 0
@@ -83,10 +100,12 @@ def main():
         bits = evaluate(model, *val)
         curve.append({"step": done, "loss": history.history["loss"][-1],
                       "val_bits_per_sequence": bits,
+                      "mean_max_read_weight": sharpness(),
                       "seconds": time.time() - start})
         print(f"step {done}: loss {curve[-1]['loss']:.4f}, held-out "
-              f"{bits:.2f} bits/sequence, {curve[-1]['seconds']:.0f} s",
-              flush=True)
+              f"{bits:.2f} bits/sequence, mean max read weight "
+              f"{curve[-1]['mean_max_read_weight']:.3f}, "
+              f"{curve[-1]['seconds']:.0f} s", flush=True)
 
     os.makedirs(args.out, exist_ok=True)
     model.save_weights(os.path.join(args.out, "ntm_copy.weights.h5"))
@@ -94,11 +113,6 @@ def main():
     # One copy sequence of --plot-length vectors, with its weightings.
     x, y, mask = algorithmic.COPY.generate(
         1, seed=99, min_length=args.plot_length, max_length=args.plot_length)
-    probe = keras_seqmem.NTM(
-        controller=args.controller, memory_size=args.memory_size,
-        word_size=args.word_size, units=8, return_sequences=True,
-        return_weightings=True)
-    probe(x)
     probe.set_weights(ntm.get_weights())
     logits, read_w, write_w = probe(x)
     outputs = 1.0 / (1.0 + np.exp(-np.asarray(logits)[0]))

@@ -510,7 +510,11 @@ def test_initial_state_modes():
     names = {w.name for w in learned.trainable_weights}
     assert {"initial_memory", "initial_weighting_logits"} <= names
     state = learned.unpack_state(learned.get_initial_state(batch_size=2))
-    np.testing.assert_allclose(state.write_weightings, 1.0 / N)
+    np.testing.assert_allclose(np.sum(state.write_weightings, -1), 1.0,
+                               rtol=1e-6)
+    # Not uniform: on a constant memory a uniform weighting stays uniform
+    # for ever, so the learned logits start random.
+    assert np.ptp(_np(state.write_weightings)[0, 0]) > 1e-3
 
     random_a = cell_for(memory_init="random", weighting_init="random")
     random_b = cell_for(memory_init="random", weighting_init="random")
@@ -522,6 +526,23 @@ def test_initial_state_modes():
     np.testing.assert_array_equal(a.memory, b.memory)  # same seed
     assert 0.2 < np.std(_np(a.memory)) < 0.6
     np.testing.assert_allclose(np.sum(a.read_weightings, -1), 1.0, rtol=1e-6)
+
+
+def test_uniform_weighting_on_constant_memory_stays_uniform():
+    """Why the learned initial weightings start random: from uniform
+    weightings on the constant memory, nothing ever tells the locations
+    apart, whatever the heads' parameters."""
+    cell = keras_seqmem.NTMCell(4, memory_size=N, word_size=W, units=2)
+    cell.build((None, D))
+    _randomise(cell, seed=4, scale=1.0)
+    cell.initial_weighting_logits.assign(np.zeros((cell.num_heads, N)))
+    states = cell.get_initial_state(batch_size=2)
+    x = np.random.default_rng(5).standard_normal((2, 5, D)).astype("float32")
+    for t in range(5):
+        _, states = cell(tf.constant(x[:, t]), states)
+    state = cell.unpack_state(states)
+    np.testing.assert_allclose(state.read_weightings, 1.0 / N, rtol=1e-5)
+    np.testing.assert_allclose(state.write_weightings, 1.0 / N, rtol=1e-5)
 
 
 def test_learned_initial_state_receives_gradients():

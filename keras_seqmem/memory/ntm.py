@@ -103,7 +103,10 @@ class NTMCell(keras.layers.Layer):
             "random": a fixed draw from a truncated normal (mean 0, std 0.5)
             made when the layer is built, not trained.
         weightings "learned" (default, as Collier & Beel): softmax of trained
-            logits (starting uniform); "constant": one-hot on location 0;
+            logits, initialised Glorot-uniform (random, so that the heads
+            can tell the locations of a constant memory apart: a uniform
+            weighting on a constant memory stays uniform for ever);
+            "constant": one-hot on location 0;
             "random": softmax of fixed standard-normal logits.
         The initial read vectors are the reads of the initial memory with
         the initial read weightings, `r_0 = Σ_j w^r_0(j) M_0(j)`.
@@ -352,9 +355,14 @@ class NTMCell(keras.layers.Layer):
                 initializer=initializers.TruncatedNormal(
                     mean=0.0, stddev=0.5, seed=self.seed))
         if self.weighting_init == "learned":
+            # Random, not zero: with a constant memory every location looks
+            # the same, and uniform initial weightings would then stay
+            # uniform for ever (content, interpolation, shift and sharpening
+            # all keep a uniform weighting uniform, and the gradients are
+            # symmetric too). Collier & Beel's learned init is random too.
             self.initial_weighting_logits = self.add_weight(
                 shape=(self.num_heads, N), name="initial_weighting_logits",
-                initializer="zeros")
+                initializer=initializers.GlorotUniform(seed=self.seed))
         elif self.weighting_init == "random":
             self.initial_weighting_logits = self.add_weight(
                 shape=(self.num_heads, N), name="initial_weighting_logits",
