@@ -2,13 +2,17 @@
 weightings on one copy sequence (the docs figure, Figure 6 of Graves et al.).
 
     python docs/ntm_copy_figure.py --steps 7000 --eval-every 1000  # the docs
+    python docs/ntm_copy_figure.py --steps 3000 --eval-every 500 \
+        --max-length 5 --memory-size 20 --word-size 8 --controller 32 \
+        --plot-length 5 --name ntm_copy_small --out /tmp/ntm_small  # small
     python docs/ntm_copy_figure.py --steps 20 --out /tmp   # a quick look
 
 This is a short run on CPU, not the converged reproduction (copy of lengths
 1-20 to < 0.1 bit per sequence, which needs ~10^5 steps). It prints the
 held-out bits per sequence as it goes and writes, under `--out`,
-`ntm_copy_weightings.png`, `ntm_copy_training.json` (settings, curve,
-wall time) and the trained weights `ntm_copy.weights.h5`.
+`<name>_weightings.png`, `<name>_training.json` (settings, curve, wall
+time) and the trained weights `<name>.weights.h5` (`--name`, default
+`ntm_copy`).
 """
 
 import argparse
@@ -63,6 +67,8 @@ def main():
     parser.add_argument("--plot-length", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=FIGURES)
+    parser.add_argument("--name", default="ntm_copy",
+                        help="prefix of the files written")
     args = parser.parse_args()
     keras.utils.set_random_seed(args.seed)
 
@@ -108,7 +114,7 @@ def main():
               f"{curve[-1]['seconds']:.0f} s", flush=True)
 
     os.makedirs(args.out, exist_ok=True)
-    model.save_weights(os.path.join(args.out, "ntm_copy.weights.h5"))
+    model.save_weights(os.path.join(args.out, f"{args.name}.weights.h5"))
 
     # One copy sequence of --plot-length vectors, with its weightings.
     x, y, mask = algorithmic.COPY.generate(
@@ -126,7 +132,7 @@ def main():
         locations = (max(0, int(visited.min()) - 2),
                      min(args.memory_size - 1, int(visited.max()) + 2))
     os.makedirs(args.out, exist_ok=True)
-    png = os.path.join(args.out, "ntm_copy_weightings.png")
+    png = os.path.join(args.out, f"{args.name}_weightings.png")
     plot_ntm_weightings(
         np.asarray(write_w)[0], np.asarray(read_w)[0], png,
         inputs=x[0], outputs=outputs * mask[0][:, None], locations=locations,
@@ -134,7 +140,7 @@ def main():
                f"(length {args.plot_length}: {bits:.0f} wrong bits)"))
     record = {"settings": vars(args), "curve": curve,
               "plotted_sequence_wrong_bits": bits, "png": png}
-    with open(os.path.join(args.out, "ntm_copy_training.json"), "w") as f:
+    with open(os.path.join(args.out, f"{args.name}_training.json"), "w") as f:
         json.dump(record, f, indent=1)
     print(f"wrote {png}")
 

@@ -211,7 +211,7 @@ def plot_ntm_weightings(write_weightings, read_weightings, path,
     rows = vectors + panels
     plt = _pyplot()
     heights = [min(4.0, max(1.0, r[1].shape[0] / 12.0)) for r in rows]
-    width = max(4.0, 0.12 * next(iter(steps)) + 2.0)
+    width = max(5.5, 0.12 * next(iter(steps)) + 2.0)
     fig, axes = plt.subplots(
         len(rows), 1, figsize=(width, sum(heights) + 0.5 * len(rows) + 0.6),
         layout="constrained", gridspec_kw={"height_ratios": heights},
