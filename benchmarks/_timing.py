@@ -12,6 +12,8 @@ garbage collection, another process taking a core).
     matmul_peak(n, ...)                 GFLOP/s of an (n, n) x (n, n) matmul
     gflops(flops, seconds)              FLOP count and time -> GFLOP/s
     environment()                       versions, devices, CPU count
+    apply_quick(args, argv, quick)      --quick: small shapes, unless a
+                                        flag was given explicitly
 
 The callables must block until their result is computed. Keras'
 `train_on_batch` / `predict_on_batch` do (they return NumPy values); for a
@@ -165,3 +167,21 @@ def environment():
             if k in os.environ
         },
     }
+
+
+def apply_quick(args, argv, quick):
+    """Sets the `--quick` smoke-run values on `args`, except for the flags
+    the user gave explicitly (they win).
+
+    Args:
+        args: The parsed `argparse.Namespace`.
+        argv: The argument list that was parsed (None: `sys.argv[1:]`).
+        quick: `{"--flag": ("attribute", value)}`.
+    """
+    import sys
+
+    given = {a.split("=")[0] for a in (argv if argv is not None
+                                       else sys.argv[1:])}
+    for flag, (attr, value) in quick.items():
+        if flag not in given:
+            setattr(args, attr, value)

@@ -348,20 +348,13 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
 
     if args.quick:
-        given = set(
-            a.split("=")[0]
-            for a in (argv if argv is not None else sys.argv[1:])
-        )
-        quick = {
+        _timing.apply_quick(args, argv, {
             "--batch": ("batch", 4),
             "--vocab": ("vocab", 20),
             "--sentence-length": ("sentence_length", 4),
             "--question-length": ("question_length", 3),
             "--embedding-dim": ("embedding_dim", 8),
-        }
-        for flag, (attr, value) in quick.items():
-            if flag not in given:
-                setattr(args, attr, value)
+        })
     if args.repeats is None:
         args.repeats = 3 if args.quick else 50
     if args.warmup is None:

@@ -212,17 +212,13 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
 
     if args.quick:
-        given = set(a.split("=")[0] for a in (argv if argv is not None else sys.argv[1:]))
-        quick = {
+        _timing.apply_quick(args, argv, {
             "--batch": ("batch", 8),
             "--steps": ("steps", 10),
             "--features": ("features", 8),
             "--units": ("units", 16),
             "--matmul-size": ("matmul_size", 256),
-        }
-        for flag, (attr, value) in quick.items():
-            if flag not in given:
-                setattr(args, attr, value)
+        })
     if args.repeats is None:
         args.repeats = 2 if args.quick else 15
     if args.warmup is None:

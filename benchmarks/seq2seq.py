@@ -306,21 +306,14 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
 
     if args.quick:
-        given = set(
-            a.split("=")[0]
-            for a in (argv if argv is not None else sys.argv[1:])
-        )
-        quick = {
+        _timing.apply_quick(args, argv, {
             "--batch": ("batch", 8),
             "--source-length": ("source_length", 6),
             "--target-length": ("target_length", 6),
             "--vocab": ("vocab", 12),
             "--embedding-dim": ("embedding_dim", 8),
             "--units": ("units", 16),
-        }
-        for flag, (attr, value) in quick.items():
-            if flag not in given:
-                setattr(args, attr, value)
+        })
     if args.repeats is None:
         args.repeats = 2 if args.quick else 100
     if args.decode_repeats is None:

@@ -449,3 +449,19 @@ def ntm_step(x, state, weights, config, controller_step=None):
         output = np.clip(output, -clip, clip)
     return output, (new_controller, new_memory, new_reads, new_read_w,
                     new_write_w)
+
+
+def numeric_grad(f, array, eps=1e-6):
+    """Central finite differences of the scalar `f()` with respect to every
+    entry of the float64 `array`, which `f` reads and which is perturbed in
+    place (and restored): the gradient every layer is checked against."""
+    grad = np.zeros_like(array)
+    for idx in np.ndindex(array.shape):
+        orig = array[idx]
+        array[idx] = orig + eps
+        plus = f()
+        array[idx] = orig - eps
+        minus = f()
+        array[idx] = orig
+        grad[idx] = (plus - minus) / (2 * eps)
+    return grad

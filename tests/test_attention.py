@@ -27,19 +27,6 @@ def _randomise(layer, seed=0, scale=0.7):
                        for w in layer.weights])
 
 
-def _numeric_grad(f, array, eps=1e-6):
-    grad = np.zeros_like(array)
-    for idx in np.ndindex(array.shape):
-        orig = array[idx]
-        array[idx] = orig + eps
-        plus = f()
-        array[idx] = orig - eps
-        minus = f()
-        array[idx] = orig
-        grad[idx] = (plus - minus) / (2 * eps)
-    return grad
-
-
 # --- BahdanauAttention against its equations -----------------------------
 
 
@@ -98,11 +85,11 @@ def test_attention_gradients_match_finite_differences(normalize):
 
     for variable, grad in zip(variables, grads):
         np.testing.assert_allclose(
-            grad, _numeric_grad(reference_loss, raw[variable.name]),
+            grad, references.numeric_grad(reference_loss, raw[variable.name]),
             rtol=1e-5, atol=1e-8, err_msg=variable.name)
     for name, grad in zip(("query", "values", "keys"), grads[len(variables):]):
         np.testing.assert_allclose(
-            grad, _numeric_grad(reference_loss, arrays[name]),
+            grad, references.numeric_grad(reference_loss, arrays[name]),
             rtol=1e-5, atol=1e-8, err_msg=name)
 
 
@@ -351,11 +338,11 @@ def test_decoder_gradients_match_finite_differences():
     for variable, grad in zip(variables, grads):
         owner = att_w if variable.name in att_w else cell_w
         np.testing.assert_allclose(
-            grad, _numeric_grad(reference_loss, owner[variable.name]),
+            grad, references.numeric_grad(reference_loss, owner[variable.name]),
             rtol=1e-5, atol=1e-8, err_msg=variable.name)
     for name, grad in zip(("targets", "memory"), grads[len(variables):]):
         np.testing.assert_allclose(
-            grad, _numeric_grad(reference_loss, arrays[name]),
+            grad, references.numeric_grad(reference_loss, arrays[name]),
             rtol=1e-5, atol=1e-8, err_msg=name)
 
 

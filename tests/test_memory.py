@@ -22,19 +22,6 @@ def _weights(layer):
             for w in layer.weights}
 
 
-def _numeric_grad(f, array, eps=1e-6):
-    grad = np.zeros_like(array)
-    for idx in np.ndindex(array.shape):
-        orig = array[idx]
-        array[idx] = orig + eps
-        plus = f()
-        array[idx] = orig - eps
-        minus = f()
-        array[idx] = orig
-        grad[idx] = (plus - minus) / (2 * eps)
-    return grad
-
-
 def _story(seed=0, batch=3, slots=6, words=5, question_words=4):
     """Word ids with padded words, empty padding slots (also between real
     sentences) and one example whose story is a single sentence."""
@@ -100,7 +87,7 @@ def test_key_value_memory_gradients_match_finite_differences():
 
     for name, grad in zip(("query", "keys", "values"), grads):
         np.testing.assert_allclose(
-            grad, _numeric_grad(reference_loss, arrays[name]),
+            grad, references.numeric_grad(reference_loss, arrays[name]),
             rtol=1e-6, atol=1e-9, err_msg=name)
     # Nothing reaches the masked slots.
     np.testing.assert_array_equal(grads[1].numpy()[1, [1, 3, 4]], 0.0)
@@ -314,7 +301,7 @@ def test_memn2n_gradients_match_finite_differences(weight_tying):
     for variable, grad in zip(variables, grads):
         grad = tf.convert_to_tensor(grad).numpy()  # IndexedSlices -> dense
         np.testing.assert_allclose(
-            grad, _numeric_grad(reference_loss, raw[variable.name]),
+            grad, references.numeric_grad(reference_loss, raw[variable.name]),
             rtol=1e-5, atol=1e-8, err_msg=variable.name)
 
 
@@ -489,7 +476,7 @@ def test_kv_memory_network_gradients_match_finite_differences():
     for variable, grad in zip(variables, grads):
         grad = tf.convert_to_tensor(grad).numpy()
         np.testing.assert_allclose(
-            grad, _numeric_grad(reference_loss, raw[variable.name]),
+            grad, references.numeric_grad(reference_loss, raw[variable.name]),
             rtol=1e-5, atol=1e-8, err_msg=variable.name)
 
 

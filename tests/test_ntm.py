@@ -404,27 +404,15 @@ def test_gradients_match_finite_differences():
             total += np.sum(out * probe[:, t])
         return total
 
-    def numeric(array, f, eps=1e-6):
-        grad = np.zeros_like(array)
-        for idx in np.ndindex(array.shape):
-            orig = array[idx]
-            array[idx] = orig + eps
-            plus = f()
-            array[idx] = orig - eps
-            minus = f()
-            array[idx] = orig
-            grad[idx] = (plus - minus) / (2 * eps)
-        return grad
-
     np.testing.assert_allclose(
         reference_loss(x), float(loss), rtol=1e-10)
     for v, g in zip(variables, grads[:-1]):
-        want = numeric(arrays[v.path], lambda: reference_loss(x))
+        want = references.numeric_grad(lambda: reference_loss(x), arrays[v.path])
         np.testing.assert_allclose(_np(g), want, rtol=1e-5, atol=1e-7,
                                    err_msg=v.path)
     x_copy = x.copy()
     np.testing.assert_allclose(
-        _np(grads[-1]), numeric(x_copy, lambda: reference_loss(x_copy)),
+        _np(grads[-1]), references.numeric_grad(lambda: reference_loss(x_copy), x_copy),
         rtol=1e-5, atol=1e-7)
 
 

@@ -190,18 +190,6 @@ def test_gradients_match_finite_differences(kind):
         outputs, _ = references.run_rnn(step, inputs, init, weights)
         return np.sum(outputs * probe)
 
-    def numeric(f, array, eps=1e-6):
-        grad = np.zeros_like(array)
-        for idx in np.ndindex(array.shape):
-            orig = array[idx]
-            array[idx] = orig + eps
-            plus = f()
-            array[idx] = orig - eps
-            minus = f()
-            array[idx] = orig
-            grad[idx] = (plus - minus) / (2 * eps)
-        return grad
-
     raw = {w.name: keras.ops.convert_to_numpy(w).astype("float64").copy()
            for w in layer.weights}
 
@@ -213,11 +201,11 @@ def test_gradients_match_finite_differences(kind):
         return weights
 
     for variable, grad in zip(variables, grads[:-1]):
-        expected = numeric(lambda: reference_loss(resolved(), x),
+        expected = references.numeric_grad(lambda: reference_loss(resolved(), x),
                            raw[variable.name])
         np.testing.assert_allclose(grad, expected, rtol=1e-5, atol=1e-7,
                                    err_msg=variable.name)
-    expected_x = numeric(lambda: reference_loss(resolved(), x), x)
+    expected_x = references.numeric_grad(lambda: reference_loss(resolved(), x), x)
     np.testing.assert_allclose(grads[-1], expected_x, rtol=1e-5, atol=1e-7)
 
 
