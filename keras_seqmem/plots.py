@@ -19,6 +19,17 @@ def _pyplot():
     return plt
 
 
+def _save(fig, path):
+    """Writes `fig` as PNG to `path` (creating its folder), closes it, and
+    returns `path`."""
+    plt = _pyplot()
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def plot_alignment(weights, source_tokens, target_tokens, path, title=None):
     """Heatmap of attention weights, source tokens × target tokens.
 
@@ -68,11 +79,7 @@ def plot_alignment(weights, source_tokens, target_tokens, path, title=None):
     if title:
         # A figure title, placed above the top axis labels by the layout.
         fig.suptitle(title, fontsize=9)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_memory_attention(attention, sentences, path, question=None,
@@ -127,11 +134,7 @@ def plot_memory_attention(attention, sentences, path, question=None,
         parts.append(f"predicted: {predicted}")
     if parts:
         fig.suptitle("   ".join(parts), fontsize=9)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def _show(token):
@@ -226,8 +229,4 @@ def plot_ntm_weightings(write_weightings, read_weightings, path,
     axes[-1, 0].set_xlabel("time step")
     if title:
         fig.suptitle(title, fontsize=9)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, path)

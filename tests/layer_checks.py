@@ -360,3 +360,20 @@ def bad_rank_sequence(case):
 
 def bad_feature_sequence(case):
     return np.zeros((2, 5, case.input_shapes[0][-1] + 1), "float32")
+
+
+def sequence_case(name, make_layer, features, checks_rank=True, **kwargs):
+    """A `LayerCase` for a layer over `(batch, time, features)` sequences:
+    sequence masking and bad feature sizes checked; `checks_rank=False` for
+    `keras.layers.RNN(cell)`, which slices the time axis before the cell sees
+    the input, so a wrong rank fails inside Keras' own layer, not ours.
+    `kwargs` go to `LayerCase` (`mixed_tolerance`, ...)."""
+    return LayerCase(
+        name=name,
+        make_layer=make_layer,
+        input_shapes=[(None, features)],
+        check_masking=check_sequence_masking,
+        bad_rank_input=bad_rank_sequence if checks_rank else None,
+        bad_feature_input=bad_feature_sequence,
+        **kwargs,
+    )

@@ -620,15 +620,8 @@ def test_stateful_is_refused():
 
 
 def _ntm_case(name, make_layer, checks_rank=True):
-    return layer_checks.LayerCase(
-        name=name,
-        make_layer=make_layer,
-        input_shapes=[(None, D)],
-        check_masking=layer_checks.check_sequence_masking,
-        bad_rank_input=layer_checks.bad_rank_sequence if checks_rank else None,
-        bad_feature_input=layer_checks.bad_feature_sequence,
-        mixed_tolerance=3e-2,
-    )
+    return layer_checks.sequence_case(name, make_layer, D, checks_rank,
+                                      mixed_tolerance=3e-2)
 
 
 def _ff_in_rnn(**overrides):

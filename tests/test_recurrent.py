@@ -18,16 +18,7 @@ D, U = 5, 4  # input features, units
 
 
 def _recurrent_case(name, make_layer, checks_rank=True):
-    # keras.layers.RNN(cell) slices the time axis before the cell sees the
-    # input, so a wrong rank fails inside Keras' own layer, not ours.
-    return layer_checks.LayerCase(
-        name=name,
-        make_layer=make_layer,
-        input_shapes=[(None, D)],
-        check_masking=layer_checks.check_sequence_masking,
-        bad_rank_input=layer_checks.bad_rank_sequence if checks_rank else None,
-        bad_feature_input=layer_checks.bad_feature_sequence,
-    )
+    return layer_checks.sequence_case(name, make_layer, D, checks_rank)
 
 
 def _in_rnn(cell_class, return_sequences=False, **cell_kwargs):
