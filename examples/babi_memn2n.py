@@ -33,17 +33,6 @@ DEFAULT_DATA = HERE.parent.parent / "shared" / "data" / "babi"
 JOINT = "joint"
 
 
-def parse_tasks(text):
-    tasks = []
-    for part in text.split(","):
-        if "-" in part:
-            lo, hi = part.split("-")
-            tasks.extend(range(int(lo), int(hi) + 1))
-        else:
-            tasks.append(int(part))
-    return tasks
-
-
 def read_paper_table(data_dir):
     """`memn2n_table1.tsv` -> {column: {task: error %}}."""
     path = pathlib.Path(data_dir) / "memn2n_table1.tsv"
@@ -191,6 +180,8 @@ def plot(args, vocabulary):
 
 
 def main(argv=None):
+    from keras_seqmem.tasks.babi import parse_tasks
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", default=os.environ.get(
         "KERAS_SEQMEM_BABI_DIR", str(DEFAULT_DATA)))

@@ -151,12 +151,10 @@ def _babi(args):
     return 0
 
 
-def _task_list(text):
-    tasks = []
-    for part in text.split(","):
-        lo, _, hi = part.partition("-")
-        tasks.extend(range(int(lo), int(hi or lo) + 1))
-    return tasks
+def _parse_babi_tasks(text):
+    from keras_seqmem.tasks.babi import parse_tasks
+
+    return parse_tasks(text)
 
 
 def _tasks(args):
@@ -229,7 +227,7 @@ def build_parser():
     babi.add_argument("--data-dir", default=None,
                       help="the bAbI folder holding en/ (tasks_1-20_v1-2); "
                       "default $KERAS_SEQMEM_BABI_DIR")
-    babi.add_argument("--tasks", type=_task_list, default=[1],
+    babi.add_argument("--tasks", type=_parse_babi_tasks, default=[1],
                       help="tasks trained together, e.g. 1, 1-20, 2,3 "
                       "(default 1)")
     babi.add_argument("--model", default="memn2n",

@@ -450,3 +450,10 @@ def test_tfds_all_tasks(tfds, babi_dir, tmp_path):
         np.bincount([g["task"] for g in got]), [0] + [1000] * 20)
     for k in range(0, 20000, 499):
         assert got[k] == _reader_view(expected[k])
+
+
+def test_parse_tasks():
+    assert babi.parse_tasks("1") == [1]
+    assert babi.parse_tasks("1-20") == list(range(1, 21))
+    assert babi.parse_tasks("2,3") == [2, 3]
+    assert babi.parse_tasks("20,1-3") == [20, 1, 2, 3]

@@ -245,6 +245,16 @@ def _check_tasks(tasks) -> tuple[int, ...]:
     return tuple(sorted(tasks))
 
 
+def parse_tasks(text: str) -> list[int]:
+    """A task list as written on a command line -> task numbers in order:
+    ``"1"``, ``"1-20"``, ``"2,3"``, ``"1-3,7"``."""
+    tasks = []
+    for part in text.split(","):
+        lo, _, hi = part.partition("-")
+        tasks.extend(range(int(lo), int(hi or lo) + 1))
+    return tasks
+
+
 def _check_split(split) -> str:
     if split not in SPLITS:
         raise ValueError(f"bAbI split must be one of {SPLITS}, got {split!r}")
