@@ -3,6 +3,7 @@
     keras-seqmem train --task adding --model peephole_lstm --length 100
     keras-seqmem train --task dates --model lstm --alignment-plot dates.png
     keras-seqmem babi --data-dir tasks_1-20_v1-2 --tasks 1 --attention-plot hops.png
+    keras-seqmem ntm --task copy --steps 40000 --checkpoint-dir runs/copy
     keras-seqmem tasks
 """
 
@@ -35,6 +36,10 @@ def _train(args):
         task_params["length"] = args.length
     layer_kwargs = dict(args.layer_arg or [])
     model_kwargs = dict(args.model_arg or [])
+    if spec.kind == "sequence":
+        raise SystemExit(
+            f"keras-seqmem: {spec.name!r} is an NTM task (kind 'sequence'); "
+            f"train it with `keras-seqmem ntm --task {spec.name}`")
     seq2seq = spec.kind == "seq2seq"
     if args.alignment_plot and not seq2seq:
         raise SystemExit(
@@ -151,6 +156,57 @@ def _babi(args):
     return 0
 
 
+def _ntm(args):
+    from keras_seqmem import sequence_training
+    from keras_seqmem.tasks import get_task
+
+    spec = get_task(args.task)  # argparse has checked it is a sequence task
+    task_params = dict(args.param or [])
+    kwargs = dict(optimizer=args.optimizer, learning_rate=args.learning_rate,
+                  units=args.units, jit_compile=not args.no_jit)
+    if args.model == "ntm":
+        kwargs.update(memory_size=args.memory_size, word_size=args.word_size,
+                      shift_range=args.shift_range)
+    print(
+        f"keras-seqmem: training {args.model} ({args.units} units"
+        + (f", memory {args.memory_size} x {args.word_size}"
+           if args.model == "ntm" else "")
+        + f") on {spec.name} {task_params or spec.defaults}, batch "
+        f"{args.batch_size}, at most {args.steps} steps, until below "
+        f"{args.target_bits} bit per sequence", flush=True)
+    result = sequence_training.train_sequence_task(
+        spec, args.model, steps=args.steps, batch_size=args.batch_size,
+        eval_every=args.eval_every, target_bits=args.target_bits,
+        seed=args.seed, checkpoint_dir=args.checkpoint_dir,
+        task_params=task_params, **kwargs)
+    print(
+        f"\nRESULT task={spec.name} model={args.model} "
+        f"bits_per_sequence={result.final_bits:.4f} "
+        f"(chance {spec.baseline:.1f} at the default lengths; learnt below "
+        f"{args.target_bits}) steps={result.steps} "
+        f"steps_to_target={result.steps_to_target} "
+        f"train_seconds={result.seconds:.1f}", flush=True)
+    if args.test_lengths:
+        errors = sequence_training.evaluate_lengths(
+            result.model, spec, args.test_lengths, task_params=task_params)
+        for length, bits in errors.items():
+            print(f"length {length}: {bits:.3f} bits/sequence")
+    if args.weightings_plot:
+        if args.model != "ntm":
+            raise SystemExit("keras-seqmem: --weightings-plot needs --model "
+                             "ntm")
+        length = args.test_lengths[0] if args.test_lengths else None
+        path = sequence_training.write_weightings_plot(
+            result.model, spec, args.weightings_plot, length=length,
+            task_params=task_params)
+        print(f"read and write weightings written to {path}")
+    if args.save:
+        os.makedirs(os.path.dirname(os.path.abspath(args.save)), exist_ok=True)
+        result.model.save(args.save)
+        print(f"saved {args.save}")
+    return 0
+
+
 def _parse_babi_tasks(text):
     from keras_seqmem.tasks.babi import parse_tasks
 
@@ -161,7 +217,7 @@ def _tasks(args):
     from keras_seqmem.tasks import TASKS
 
     for name, spec in TASKS.items():
-        print(f"{name:10s} {spec.kind:14s} {spec.metric_name:8s} "
+        print(f"{name:18s} {spec.kind:14s} {spec.metric_name:8s} "
               f"baseline={spec.baseline:.4f}  params={dict(spec.defaults)}")
     return 0
 
@@ -261,6 +317,48 @@ def build_parser():
     babi.add_argument("--save", default=None,
                       help="write the trained model to this .keras file")
     babi.set_defaults(func=_babi)
+
+    ntm = sub.add_parser(
+        "ntm", help="train an NTM (or an LSTM) on copy, repeat copy or "
+        "associative recall",
+        description="Train a Neural Turing Machine, or the LSTM baseline, on "
+        "fresh sequences of an algorithmic task until the held-out error is "
+        "below --target-bits bits per sequence, printing progress; resumable "
+        "with --checkpoint-dir.",
+    )
+    ntm.add_argument("--task", default="copy",
+                     choices=["copy", "repeat_copy", "associative_recall"])
+    ntm.add_argument("--model", default="ntm", choices=["ntm", "lstm"])
+    ntm.add_argument("--units", type=int, default=100,
+                     help="controller (or LSTM) units (default 100)")
+    ntm.add_argument("--memory-size", type=int, default=128)
+    ntm.add_argument("--word-size", type=int, default=20)
+    ntm.add_argument("--shift-range", type=int, default=1)
+    ntm.add_argument("--steps", type=int, default=40000,
+                     help="most training steps (default 40000)")
+    ntm.add_argument("--batch-size", type=int, default=8)
+    ntm.add_argument("--eval-every", type=int, default=500)
+    ntm.add_argument("--target-bits", type=float, default=0.1)
+    ntm.add_argument("--optimizer", default="adam",
+                     choices=["adam", "rmsprop"])
+    ntm.add_argument("--learning-rate", type=float, default=None,
+                     help="default 1e-3 (adam) or 1e-4 (rmsprop)")
+    ntm.add_argument("--seed", type=int, default=0)
+    ntm.add_argument("--param", type=_parse_param, action="append",
+                     metavar="KEY=VALUE",
+                     help="task parameter, e.g. max_length=10")
+    ntm.add_argument("--test-lengths", type=int, nargs="+", default=None,
+                     help="also score episodes of these lengths (copy: "
+                     "vectors, associative recall: items)")
+    ntm.add_argument("--checkpoint-dir", default=None,
+                     help="keep the model and progress here; resume from it")
+    ntm.add_argument("--no-jit", action="store_true")
+    ntm.add_argument("--weightings-plot", default=None, metavar="PNG",
+                     help="write the read and write weightings on one "
+                     "held-out episode to this PNG file")
+    ntm.add_argument("--save", default=None,
+                     help="write the trained model to this .keras file")
+    ntm.set_defaults(func=_ntm)
 
     tasks = sub.add_parser("tasks", help="list the generated tasks")
     tasks.set_defaults(func=_tasks)

@@ -39,8 +39,8 @@ def test_shapes_determinism_and_dataset(name):
     assert len(batch) == 3
     assert [tuple(t.shape) for t in batch] == [
         (4,) + x.shape[1:], (4,) + y.shape[1:], (4, x.shape[1])]
-    # Not in the shared registry (yet): see the module docstring.
-    assert name not in TASKS
+    # In the shared registry, by name.
+    assert TASKS[name] is spec
 
 
 def test_copy_layout():

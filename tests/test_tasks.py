@@ -77,7 +77,8 @@ def _true_length(ids):
 
 
 def test_registry_contents_and_specs():
-    assert set(TASKS) == {"brackets", "halves", "adding", "dates", "reversal"}
+    assert set(TASKS) == {"brackets", "halves", "adding", "dates", "reversal",
+                          "copy", "repeat_copy", "associative_recall"}
     assert get_task("brackets") is brackets.SPEC
     assert get_task("halves") is halves.SPEC
     assert get_task("adding") is adding.SPEC

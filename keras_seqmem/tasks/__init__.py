@@ -1,6 +1,6 @@
 """Classic long-memory tasks, generated locally as numpy arrays / tf.data.
 
-Five tasks are registered in :data:`TASKS`:
+Eight tasks are registered in :data:`TASKS`:
 
 * ``"brackets"`` (:mod:`.brackets`): are the brackets of a code-like string
   balanced? Binary classification over tokens; hard near-miss negatives.
@@ -12,13 +12,15 @@ Five tasks are registered in :data:`TASKS`:
   ``YYYY-MM-DD``; sequence to sequence, character tokens.
 * ``"reversal"`` (:mod:`.reversal`): a symbol sequence -> the same symbols
   reversed; sequence to sequence.
+* ``"copy"``, ``"repeat_copy"``, ``"associative_recall"``
+  (:mod:`.algorithmic`): the Neural Turing Machine's tasks, below.
 
 The bAbI QA reader :mod:`.babi` (not in :data:`TASKS`) reads a given folder.
 
 The Neural Turing Machine's tasks, copy, repeat copy and associative recall,
 are the specs of :mod:`.algorithmic` (``kind="sequence"``: ``(x, y, mask)``
-with per-step 0/1 targets, scored by ``algorithmic.bits_per_sequence``); they
-are not in :data:`TASKS` yet, and :func:`make_dataset` takes them directly.
+with per-step 0/1 targets, scored by ``algorithmic.bits_per_sequence``),
+registered as ``"copy"``, ``"repeat_copy"`` and ``"associative_recall"``.
 
 Sequence-to-sequence tasks (``kind="seq2seq"``) share the ids
 :data:`PAD_ID` = 0, :data:`START_ID` = 1, :data:`END_ID` = 2; their

@@ -35,15 +35,16 @@ sequence, averaged over sequences. Graves et al. (2014) count copy as learnt
 below about 0.1 bit per sequence; chance (:attr:`TaskSpec.baseline`) is half
 the scored bits of an average sequence.
 
-These specs are not (yet) in :data:`TASKS`; pass them to
-:func:`make_dataset` directly: ``make_dataset(algorithmic.COPY, 1000)``.
+The three specs are registered in :data:`TASKS` (``get_task("copy")``,
+``make_dataset("associative_recall", 1000)``); training on them, with the
+NTM or an LSTM baseline, is :mod:`keras_seqmem.sequence_training`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .base import TaskSpec, check_int
+from .base import TaskSpec, check_int, register_task
 
 __all__ = [
     "COPY",
@@ -300,5 +301,6 @@ ASSOCIATIVE_RECALL = TaskSpec(
 )
 """Associative recall (section 4.3); baseline for the defaults."""
 
-SPECS = {spec.name: spec for spec in (COPY, REPEAT_COPY, ASSOCIATIVE_RECALL)}
-"""The three specs by name."""
+SPECS = {spec.name: register_task(spec)
+         for spec in (COPY, REPEAT_COPY, ASSOCIATIVE_RECALL)}
+"""The three specs by name (all three registered in :data:`TASKS`)."""
