@@ -1,6 +1,6 @@
 """Classic long-memory tasks, generated locally as numpy arrays / tf.data.
 
-Eight tasks are registered in :data:`TASKS`:
+Ten tasks are registered in :data:`TASKS`:
 
 * ``"brackets"`` (:mod:`.brackets`): are the brackets of a code-like string
   balanced? Binary classification over tokens; hard near-miss negatives.
@@ -14,6 +14,13 @@ Eight tasks are registered in :data:`TASKS`:
   reversed; sequence to sequence.
 * ``"copy"``, ``"repeat_copy"``, ``"associative_recall"``
   (:mod:`.algorithmic`): the Neural Turing Machine's tasks, below.
+* ``"parity"`` (:mod:`.parity`): the parity of the +1 entries of one vector
+  of -1/0/+1 (Graves 2016, Adaptive Computation Time); binary
+  classification over one step of 64 features.
+* ``"addition"`` (:mod:`.addition`): the cumulative sums of a sequence of
+  decimal numbers as digit classes (Graves 2016, Adaptive Computation Time;
+  ``kind="sequence_classes"``: ``(x, y, mask)``), scored by
+  ``addition.sequence_error_rate``.
 
 The bAbI QA reader :mod:`.babi` (not in :data:`TASKS`) reads a given folder.
 
@@ -51,6 +58,7 @@ from .base import (
 )
 from . import adding, brackets, dates, halves, reversal
 from . import algorithmic
+from . import addition, parity
 from . import babi
 
 __all__ = [
@@ -68,10 +76,12 @@ __all__ = [
     "decode",
     "exact_match",
     "adding",
+    "addition",
     "algorithmic",
     "babi",
     "brackets",
     "dates",
     "halves",
+    "parity",
     "reversal",
 ]

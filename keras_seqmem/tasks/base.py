@@ -41,6 +41,11 @@ Neural Turing Machine in :mod:`.algorithmic`) follow these conventions:
   0 elsewhere. ``T`` is static for given parameters, whatever the seed.
 * :func:`make_dataset` yields ``(x, y, mask)`` batches: ``model.fit`` takes
   the mask as per-step sample weights.
+
+Per-step class tasks (``kind="sequence_classes"``, the addition task of
+Adaptive Computation Time in :mod:`.addition`) are handled like sequence
+tasks, but ``y`` is ``int32`` ``(n, T, slots)`` of integer class ids (one
+class per slot and step), scored where ``mask`` is 1.
 """
 
 from __future__ import annotations
@@ -67,7 +72,8 @@ __all__ = [
     "exact_match",
 ]
 
-_KINDS = ("classification", "regression", "seq2seq", "sequence")
+_KINDS = ("classification", "regression", "seq2seq", "sequence",
+          "sequence_classes")
 _INPUTS = ("tokens", "features")
 
 PAD_ID = 0
@@ -88,7 +94,9 @@ class TaskSpec:
         name: Registry name of the task (e.g. ``"brackets"``).
         kind: ``"classification"`` (binary, labels 0/1), ``"regression"``,
             ``"seq2seq"`` (token sequence to token sequence) or
-            ``"sequence"`` (0/1 targets at every step, with a mask).
+            ``"sequence"`` (0/1 targets at every step, with a mask) or
+            ``"sequence_classes"`` (integer class ids at every step, with a
+            mask).
         input: ``"tokens"`` (integer ids, see ``vocab_size``) or
             ``"features"`` (float vectors, see ``num_features``); always
             ``"tokens"`` for seq2seq tasks.
@@ -351,9 +359,12 @@ class TaskSpec:
         """
         if self.kind == "seq2seq":
             return (self._seq2seq_lengths(params)[0],)
-        if self.kind == "sequence":
+        if self.kind in ("sequence", "sequence_classes"):
             return self._sequence_shapes(params)[0]
-        length = self.resolve_params(**params)["length"]
+        resolved = self.resolve_params(**params)
+        if "length" not in resolved:  # e.g. parity: read from one example
+            return tuple(self.generator(1, 0, **resolved)[0].shape[1:])
+        length = resolved["length"]
         if self.input == "tokens":
             return (length,)
         return (length, self.num_features)
@@ -371,7 +382,7 @@ class TaskSpec:
         """
         if self.kind == "seq2seq":
             return (self._seq2seq_lengths(params)[1],)
-        if self.kind == "sequence":
+        if self.kind in ("sequence", "sequence_classes"):
             return self._sequence_shapes(params)[1]
         self.resolve_params(**params)
         return (1,)
@@ -447,8 +458,9 @@ def make_dataset(
     ``seed``, reshuffled each epoch), optionally repeated forever, batched and
     prefetched with ``AUTOTUNE``.
 
-    For a sequence task (``kind="sequence"``) the elements are ``(x, y,
-    mask)``, the mask being per-step sample weights for ``model.fit``.
+    For a sequence task (``kind="sequence"`` or ``"sequence_classes"``) the
+    elements are ``(x, y, mask)``, the mask being per-step sample weights
+    for ``model.fit``.
 
     For a seq2seq task the elements are ``((source, decoder_inputs),
     target)``, all int32: ``source`` ``(batch, S)``, ``decoder_inputs =
@@ -478,7 +490,7 @@ def make_dataset(
     x, y = arrays[0], arrays[1]
     if spec.kind == "seq2seq":
         elements = ((x, decoder_inputs(y)), y)
-    elif spec.kind == "sequence":
+    elif spec.kind in ("sequence", "sequence_classes"):
         elements = (x, y, arrays[2])  # the mask as per-step sample weights
     else:
         elements = (x, y)
