@@ -3,6 +3,8 @@
 The public API is re-exported here; see `docs/` for one page per layer.
 """
 
+from keras_seqmem.adaptive import ACT
+from keras_seqmem.adaptive import ACTRNN
 from keras_seqmem.attention import AttentiveDecoder
 from keras_seqmem.attention import BahdanauAttention
 from keras_seqmem.attention import Seq2Seq
@@ -22,6 +24,8 @@ from keras_seqmem.recurrent import PeepholeLSTMCell
 __version__ = "0.1.0"
 
 __all__ = [
+    "ACT",
+    "ACTRNN",
     "AttentiveDecoder",
     "BahdanauAttention",
     "CoupledLSTM",

@@ -465,3 +465,76 @@ def numeric_grad(f, array, eps=1e-6):
         array[idx] = orig
         grad[idx] = (plus - minus) / (2 * eps)
     return grad
+
+
+# --- adaptive computation time ---------------------------------------------
+
+
+def act_step(x, states, inner_step, inner_weights, halting_kernel,
+             halting_bias, max_steps, epsilon, halting_input="output"):
+    """One ACT input step (Graves 2016, eqs. 1-13), example by example.
+
+    Returns (output, states, N, R, halting probabilities p per example, the
+    smallest distance of a running sum to the threshold `1 − ε`).
+    """
+    x = np.asarray(x, dtype="float64")
+    outputs, new_states, steps, remainders, probabilities = [], [], [], [], []
+    margin = np.inf
+    for b in range(x.shape[0]):
+        s = tuple(np.asarray(st[b : b + 1], dtype="float64") for st in states)
+        cumulative, ys, ss, ps = 0.0, [], [], []
+        for n in range(1, max_steps + 1):
+            flag = np.array([[1.0 if n == 1 else 0.0]])
+            y, s = inner_step(np.concatenate([x[b : b + 1], flag], axis=1),
+                              s, inner_weights)
+            u = y if halting_input == "output" else np.concatenate(s, axis=1)
+            h = float(sigmoid(u @ halting_kernel + halting_bias)[0, 0])
+            ys.append(y)
+            ss.append(s)
+            if n < max_steps:
+                margin = min(margin, abs(cumulative + h - (1.0 - epsilon)))
+            if cumulative + h >= 1.0 - epsilon or n == max_steps:
+                ps.append(1.0 - cumulative)
+                break
+            ps.append(h)
+            cumulative += h
+        outputs.append(sum(p * y for p, y in zip(ps, ys)))
+        new_states.append(tuple(sum(p * st[i] for p, st in zip(ps, ss))
+                                for i in range(len(states))))
+        steps.append(len(ps))
+        remainders.append(ps[-1])
+        probabilities.append(ps)
+    output = np.concatenate(outputs, axis=0)
+    states = tuple(np.concatenate([ns[i] for ns in new_states], axis=0)
+                   for i in range(len(states)))
+    return (output, states, np.array(steps, "float64"),
+            np.array(remainders), probabilities, margin)
+
+
+def run_act(x, initial_states, mask=None, **act_kwargs):
+    """`act_step` over a sequence as keras.layers.RNN runs a cell: masked
+    steps keep the state, repeat the output and count N = R = 0.
+
+    Returns (outputs (batch, T, u), final states, N (batch, T), R (batch,
+    T), smallest threshold margin).
+    """
+    x = np.asarray(x, dtype="float64")
+    batch, steps = x.shape[:2]
+    if mask is None:
+        mask = np.ones((batch, steps), dtype=bool)
+    states = tuple(np.asarray(s, dtype="float64") for s in initial_states)
+    output = None
+    outputs, ns, rs = [], [], []
+    margin = np.inf
+    for t in range(steps):
+        y, new_states, n, r, _, m = act_step(x[:, t], states, **act_kwargs)
+        margin = min(margin, m)
+        keep = mask[:, t][:, None]
+        output = np.where(keep, y, 0.0 if output is None else output)
+        states = tuple(np.where(keep, a, b) for a, b in zip(new_states,
+                                                            states))
+        outputs.append(output)
+        ns.append(np.where(mask[:, t], n, 0.0))
+        rs.append(np.where(mask[:, t], r, 0.0))
+    return (np.stack(outputs, axis=1), states, np.stack(ns, axis=1),
+            np.stack(rs, axis=1), margin)

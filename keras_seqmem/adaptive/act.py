@@ -1,0 +1,493 @@
+"""Adaptive Computation Time (Graves 2016).
+
+`ACT` wraps any Keras RNN cell so that it takes a variable number of
+internal ("ponder") steps per input step; it is itself a Keras RNN cell.
+`ACTRNN` runs it over a sequence, adds the ponder cost to the model's
+losses and can return the ponder counts of every step.
+"""
+
+import keras
+from keras import initializers
+from keras import ops
+from keras.layers import InputSpec
+from keras.src import backend as _keras_backend
+
+from keras_seqmem import _validation
+
+HALTING_INPUTS = ("output", "state")
+
+
+def _work_dtype(dtype):
+    """Halting and the weighted means run in float32 (float64 for a float64
+    layer), whatever the compute dtype."""
+    dtype = keras.backend.standardize_dtype(dtype)
+    return "float64" if dtype == "float64" else "float32"
+
+
+def _as_list(states):
+    if isinstance(states, (list, tuple)):
+        return list(states)
+    return [states]
+
+
+@keras.saving.register_keras_serializable(package="keras_seqmem")
+class ACT(keras.layers.Layer):
+    """Adaptive Computation Time around a Keras RNN cell (Graves 2016).
+
+    At input step `t`, with `S` the inner cell, `s_{t−1}` its state and
+    `M = max_ponder_steps`, for `n = 1, 2, ...`:
+
+        x^n_t = [x_t, 1] if n = 1 else [x_t, 0]          (the first-step flag)
+        y^n_t, s^n_t = S(x^n_t, s^{n−1}_t),   s^0_t = s_{t−1}
+        h^n_t = σ(W_h u^n_t + b_h)      u = y^n_t ("output") or the flat
+                                        concatenated states ("state")
+        N(t)  = min(M, min{n : Σ_{m≤n} h^m_t ≥ 1 − ε})
+        R(t)  = 1 − Σ_{n<N(t)} h^n_t
+        p^n_t = h^n_t for n < N(t),  R(t) for n = N(t)
+        y_t   = Σ_n p^n_t y^n_t,   s_t = Σ_n p^n_t s^n_t (every state, e.g.
+                                   an LSTM's h and c)
+
+    The ponder time of step `t` is `ρ_t = N(t) + R(t)`; the ponder cost of
+    a sequence is `τ Σ_t ρ_t` (`time_penalty` τ). Its gradient reaches the
+    halting unit through `R(t)` (`N(t)` is piecewise constant). A cell
+    cannot add losses from inside `keras.layers.RNN`'s loop, so the cost is
+    added by `ACTRNN` (which also masks padded steps); with
+    `keras.layers.RNN(ACT(...))` no cost is added.
+
+    The ponder loop is a `while` loop with the static bound `M`
+    (`maximum_iterations`); examples that have halted are masked out (their
+    `p^n` is 0) while the others go on, and the loop ends when every example
+    of the batch has halted. So it compiles with XLA, and the work of a
+    step is that of the slowest example in the batch.
+
+    Halting, the probabilities and the weighted means are computed in
+    float32 under mixed precision (float64 in a float64 layer).
+
+    Args:
+        cell: The inner Keras RNN cell (e.g. `keras.layers.LSTMCell(64)`,
+            `keras_seqmem.PeepholeLSTMCell(64)`, `keras_seqmem.NTMCell(...)`),
+            unbuilt or built for `input_dim + 1` features (the flag). Cells
+            with dropout are refused (put a `Dropout` before the layer).
+        max_ponder_steps: `M ≥ 1`, the most internal steps per input step.
+        halting_epsilon: `ε` in (0, 1): halting happens once the summed
+            halting probability reaches `1 − ε` (Graves: 0.01).
+        time_penalty: `τ ≥ 0`, the weight of the ponder cost (`ACTRNN`).
+        halting_bias_initializer: Of `b_h`; default 1.0 (Graves: a positive
+            initial bias makes the network start with short ponder times).
+        halting_kernel_initializer: Of `W_h`.
+        halting_input: `"output"` (default: the inner cell's output `y^n`)
+            or `"state"` (all its states, concatenated, as in Graves's
+            `h^n = σ(W_h s^n + b_h)`).
+
+    Weights: the inner cell's (its kernel has one more input row than the
+    input, the flag's, last), `halting_kernel` `(D, 1)` and `halting_bias`
+    `(1,)`.
+
+    Call arguments:
+        inputs: `(batch, features)`.
+        states: The inner cell's state list.
+        training: Passed to the inner cell.
+
+    Example:
+
+    ```python
+    import numpy as np
+    import keras
+    import keras_seqmem
+
+    act = keras_seqmem.ACT(keras.layers.SimpleRNNCell(32),
+                           max_ponder_steps=8, time_penalty=1e-3)
+    model = keras.Sequential([
+        keras.Input((None, 16)),
+        keras_seqmem.ACTRNN(act),
+        keras.layers.Dense(1),
+    ])
+    model.compile("adam", "mse", jit_compile=True)
+    ```
+
+    Reference: Graves, "Adaptive Computation Time for Recurrent Neural
+    Networks", arXiv:1603.08983, 2016.
+    """
+
+    def __init__(
+        self,
+        cell,
+        max_ponder_steps=10,
+        halting_epsilon=0.01,
+        time_penalty=0.01,
+        halting_bias_initializer=None,
+        halting_kernel_initializer="glorot_uniform",
+        halting_input="output",
+        **kwargs,
+    ):
+        who = kwargs.get("name") or "ACT"
+        if isinstance(cell, dict):
+            cell = keras.saving.deserialize_keras_object(cell)
+        if not (isinstance(cell, keras.layers.Layer)
+                and hasattr(cell, "state_size")):
+            raise ValueError(
+                f"Layer '{who}': argument `cell` must be a Keras RNN cell (a "
+                f"layer with `state_size`), got cell={cell!r}."
+            )
+        for arg in ("dropout", "recurrent_dropout"):
+            if float(getattr(cell, arg, 0.0) or 0.0) > 0.0:
+                raise ValueError(
+                    f"Layer '{who}': the inner cell has {arg}="
+                    f"{getattr(cell, arg)}; dropout inside the ponder loop is "
+                    f"not supported, expected {arg}=0 (put a Dropout layer "
+                    f"before the ACT layer instead)."
+                )
+        max_ponder_steps = _validation.check_positive_int(
+            max_ponder_steps, "max_ponder_steps", who)
+        if not isinstance(halting_epsilon, (int, float)) or isinstance(
+                halting_epsilon, bool) or not 0.0 < halting_epsilon < 1.0:
+            raise ValueError(
+                f"Layer '{who}': argument `halting_epsilon` must be a number "
+                f"in (0, 1), got halting_epsilon={halting_epsilon!r}."
+            )
+        _validation.check_at_least(time_penalty, 0.0, "time_penalty", who)
+        if halting_input not in HALTING_INPUTS:
+            raise ValueError(
+                f"Layer '{who}': argument `halting_input` must be one of "
+                f"{HALTING_INPUTS}, got halting_input={halting_input!r}."
+            )
+        super().__init__(**kwargs)
+        self.cell = cell
+        self.max_ponder_steps = max_ponder_steps
+        self.halting_epsilon = float(halting_epsilon)
+        self.time_penalty = float(time_penalty)
+        if halting_bias_initializer is None:
+            halting_bias_initializer = initializers.Constant(1.0)
+        self.halting_bias_initializer = initializers.get(
+            halting_bias_initializer)
+        self.halting_kernel_initializer = initializers.get(
+            halting_kernel_initializer)
+        self.halting_input = halting_input
+        self.input_spec = InputSpec(min_ndim=2)
+        # States keep their own dtypes (an inner NTMCell's are float32).
+        self._convert_input_args = False
+
+    # Sizes -------------------------------------------------------------
+
+    @property
+    def state_size(self):
+        return _as_list(self.cell.state_size)
+
+    @property
+    def output_size(self):
+        size = getattr(self.cell, "output_size", None)
+        if isinstance(size, int):
+            return size
+        if hasattr(self.cell, "units"):
+            return int(self.cell.units)
+        return int(self.state_size[0])
+
+    def _halting_size(self):
+        if self.halting_input == "output":
+            return self.output_size
+        return int(sum(self.state_size))
+
+    def build(self, input_shape):
+        _validation.check_feature_size(input_shape, self.name)
+        input_dim = int(input_shape[-1])
+        if not self.cell.built:
+            self.cell.build((input_shape[0], input_dim + 1))
+        else:
+            kernel = getattr(self.cell, "kernel", None)
+            if kernel is not None and kernel.shape[0] != input_dim + 1:
+                raise ValueError(
+                    f"Layer '{self.name}': the inner cell is built for "
+                    f"{kernel.shape[0]} input features, expected "
+                    f"{input_dim + 1} (the {input_dim} input features and "
+                    f"the first-step flag)."
+                )
+        self.halting_kernel = self.add_weight(
+            shape=(self._halting_size(), 1), name="halting_kernel",
+            initializer=self.halting_kernel_initializer, dtype=self._work())
+        self.halting_bias = self.add_weight(
+            shape=(1,), name="halting_bias",
+            initializer=self.halting_bias_initializer, dtype=self._work())
+        self.input_spec = InputSpec(min_ndim=2, axes={-1: input_dim})
+        self.built = True
+
+    def _work(self):
+        return _work_dtype(self.compute_dtype)
+
+    def get_initial_state(self, batch_size=None):
+        return _as_list(self.cell.get_initial_state(batch_size=batch_size))
+
+    # The step -----------------------------------------------------------
+
+    def _halting(self, output, states):
+        work = self._work()
+        if self.halting_input == "output":
+            u = ops.cast(output, work)
+        else:
+            u = ops.concatenate([ops.cast(s, work) for s in states], axis=-1)
+        logits = ops.matmul(u, ops.cast(self.halting_kernel, work))
+        return ops.sigmoid(logits + ops.cast(self.halting_bias, work))[:, 0]
+
+    def ponder(self, inputs, states, training=False):
+        """One input step with its ponder loop.
+
+        Returns:
+            `(output, new_states, steps, remainder)`: the halting-weighted
+            output and states, `N(t)` and `R(t)` (`(batch,)`, float32).
+        """
+        states = _as_list(states)
+        inputs = ops.cast(inputs, self.compute_dtype)
+        work = self._work()
+        state_dtypes = [s.dtype for s in states]
+        batch = ops.shape(inputs)[0]
+        ones = ops.ones((batch, 1), inputs.dtype)
+        first_input = ops.concatenate([inputs, ones], axis=-1)
+        later_input = ops.concatenate([inputs, ones * 0], axis=-1)
+        threshold = 1.0 - self.halting_epsilon
+        last_step = self.max_ponder_steps - 1
+        num_states = len(states)
+        kwargs = {}
+        if getattr(self.cell, "_call_has_training_arg", False):
+            kwargs["training"] = training
+        zeros = ops.zeros((batch,), work)
+
+        # Flat loop variables: n, s (num_states), acc_out, acc_s
+        # (num_states), cumulative h, running, steps, remainder.
+        def body(*loop):
+            n = loop[0]
+            chain = list(loop[1 : 1 + num_states])
+            acc_out = loop[1 + num_states]
+            acc_states = list(loop[2 + num_states : 2 + 2 * num_states])
+            cumulative, running, steps, remainder = loop[2 + 2 * num_states :]
+            first = ops.cast(ops.equal(n, 0), inputs.dtype)
+            x = first * first_input + (1 - first) * later_input
+            output, new_states = self.cell(x, chain, **kwargs)
+            new_states = [ops.cast(s, d) for s, d in
+                          zip(_as_list(new_states), state_dtypes)]
+            h = self._halting(output, new_states)
+            running_f = ops.cast(running, work)
+            halts = ops.logical_and(
+                running,
+                ops.logical_or(ops.greater_equal(cumulative + h, threshold),
+                               ops.equal(n, last_step)))
+            p = ops.where(halts, 1.0 - cumulative, running_f * h)
+            acc_out = acc_out + p[:, None] * ops.cast(output, work)
+            acc_states = [a + p[:, None] * ops.cast(s, work)
+                          for a, s in zip(acc_states, new_states)]
+            steps = steps + running_f
+            remainder = ops.where(halts, 1.0 - cumulative, remainder)
+            still = ops.logical_and(running, ops.logical_not(halts))
+            cumulative = ops.where(still, cumulative + h, cumulative)
+            return (n + 1, *new_states, acc_out, *acc_states, cumulative,
+                    still, steps, remainder)
+
+        def cond(*loop):
+            return ops.any(loop[-3])
+
+        initial = (
+            ops.convert_to_tensor(0, "int32"),
+            *states,
+            ops.zeros((batch, self.output_size), work),
+            *[ops.zeros(ops.shape(s), work) for s in states],
+            zeros,
+            ops.ones((batch,), "bool"),
+            zeros,
+            zeros,
+        )
+        loop = ops.while_loop(cond, body, initial,
+                              maximum_iterations=self.max_ponder_steps)
+        acc_out = loop[1 + num_states]
+        acc_states = loop[2 + num_states : 2 + 2 * num_states]
+        steps, remainder = loop[-2], loop[-1]
+        output = ops.cast(acc_out, self.compute_dtype)
+        new_states = [ops.cast(s, d) for s, d in zip(acc_states, state_dtypes)]
+        return output, new_states, steps, remainder
+
+    def call(self, inputs, states, training=False):
+        output, new_states, _, _ = self.ponder(inputs, states, training)
+        return output, new_states
+
+    def get_config(self):
+        config = {
+            "cell": keras.saving.serialize_keras_object(self.cell),
+            "max_ponder_steps": self.max_ponder_steps,
+            "halting_epsilon": self.halting_epsilon,
+            "time_penalty": self.time_penalty,
+            "halting_bias_initializer": initializers.serialize(
+                self.halting_bias_initializer),
+            "halting_kernel_initializer": initializers.serialize(
+                self.halting_kernel_initializer),
+            "halting_input": self.halting_input,
+        }
+        return {**super().get_config(), **config}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["cell"] = keras.saving.deserialize_keras_object(config["cell"])
+        return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package="keras_seqmem")
+class ACTRNN(keras.layers.RNN):
+    """An `ACT` cell over a sequence, with its ponder cost and counts.
+
+    Computes what `keras.layers.RNN(act)` computes, and also:
+
+    * adds the ponder cost `τ · mean_batch Σ_t (N(t) + R(t))` to the
+      model's losses (`add_loss`; padded steps count 0), so that `fit`
+      minimises task loss + ponder cost (Graves 2016, eq. 14); `τ` is the
+      cell's `time_penalty`;
+    * with `return_ponder=True`, returns the ponder counts `N(t)` and
+      remainders `R(t)` of every step, `(batch, timesteps)` each (0 at
+      masked steps; in processing order with `go_backwards`); the ponder
+      time is their sum.
+
+    Args:
+        cell: An `ACT` cell.
+        return_ponder: Also return `(steps, remainders)`.
+        return_sequences, return_state, go_backwards, unroll,
+        zero_output_for_mask: As `keras.layers.RNN`; `stateful` is not
+            supported.
+
+    Returns `output`, then the final states with `return_state=True`, then
+    `steps, remainders` with `return_ponder=True`.
+
+    Example:
+
+    ```python
+    import numpy as np
+    import keras
+    import keras_seqmem
+
+    layer = keras_seqmem.ACTRNN(
+        keras_seqmem.ACT(keras.layers.GRUCell(16), max_ponder_steps=5),
+        return_sequences=True, return_ponder=True)
+    y, steps, remainders = layer(np.random.rand(2, 7, 3).astype("float32"))
+    print(y.shape, steps.shape)  # (2, 7, 16) (2, 7)
+    ```
+    """
+
+    def __init__(
+        self,
+        cell,
+        return_ponder=False,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        unroll=False,
+        zero_output_for_mask=False,
+        **kwargs,
+    ):
+        who = kwargs.get("name") or "ACTRNN"
+        if isinstance(cell, dict):
+            cell = keras.saving.deserialize_keras_object(cell)
+        if not isinstance(cell, ACT):
+            raise ValueError(
+                f"Layer '{who}': argument `cell` must be an ACT cell "
+                f"(keras_seqmem.ACT(inner_cell, ...)), got cell={cell!r}."
+            )
+        if stateful:
+            raise ValueError(
+                f"Layer '{who}': argument `stateful` is not supported by "
+                f"ACTRNN, expected stateful=False."
+            )
+        super().__init__(
+            cell,
+            return_sequences=return_sequences,
+            return_state=return_state,
+            go_backwards=go_backwards,
+            unroll=unroll,
+            zero_output_for_mask=zero_output_for_mask,
+            **kwargs,
+        )
+        self.return_ponder = bool(return_ponder)
+        self.input_spec = InputSpec(ndim=3)
+
+    def build(self, sequences_shape, initial_state_shape=None):
+        _validation.check_sequence_shape(sequences_shape, self.name)
+        super().build(sequences_shape, initial_state_shape)
+        self.input_spec = InputSpec(ndim=3, axes={-1: sequences_shape[-1]})
+
+    def call(self, sequences, initial_state=None, mask=None, training=False):
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0]
+        cell = self.cell
+        if initial_state is None:
+            initial_state = cell.get_initial_state(
+                batch_size=ops.shape(sequences)[0])
+        initial_state = _as_list(initial_state)
+        work = _work_dtype(cell.compute_dtype)
+        units = cell.output_size
+
+        def step(inputs, states):
+            output, new_states, steps, remainder = cell.ponder(
+                inputs, states, training=training)
+            output = ops.concatenate(
+                [ops.cast(output, work), steps[:, None], remainder[:, None]],
+                axis=-1)
+            return output, new_states
+
+        last, outputs, states = _keras_backend.rnn(
+            step,
+            sequences,
+            initial_state,
+            go_backwards=self.go_backwards,
+            mask=mask,
+            unroll=self.unroll,
+            input_length=sequences.shape[1],
+            zero_output_for_mask=self.zero_output_for_mask,
+            return_all_outputs=True,
+        )
+        steps, remainders = outputs[..., units], outputs[..., units + 1]
+        if mask is not None:
+            valid = ops.cast(mask, work)
+            if self.go_backwards:
+                valid = ops.flip(valid, axis=1)
+            steps, remainders = steps * valid, remainders * valid
+        if cell.time_penalty > 0:
+            ponder = ops.sum(steps + remainders, axis=1)
+            self.add_loss(cell.time_penalty * ops.mean(ponder))
+        output = outputs if self.return_sequences else last
+        output = ops.cast(output[..., :units], self.compute_dtype)
+        result = [output]
+        if self.return_state:
+            result += [ops.cast(s, self.compute_dtype) for s in states]
+        if self.return_ponder:
+            result += [steps, remainders]
+        if len(result) == 1:
+            return output
+        return tuple(result)
+
+    def compute_output_shape(self, sequences_shape, initial_state_shape=None):
+        batch, steps = sequences_shape[0], sequences_shape[1]
+        units = self.cell.output_size
+        output = (batch, steps, units) if self.return_sequences else (
+            batch, units)
+        result = [output]
+        if self.return_state:
+            result += [(batch, s) for s in self.cell.state_size]
+        if self.return_ponder:
+            result += [(batch, steps), (batch, steps)]
+        return output if len(result) == 1 else tuple(result)
+
+    def compute_mask(self, _, mask):
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0]
+        output_mask = mask if self.return_sequences else None
+        extra = (len(self.cell.state_size) if self.return_state else 0) + (
+            2 if self.return_ponder else 0)
+        if extra:
+            return [output_mask] + [None] * extra
+        return output_mask
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("stateful", None)
+        return {**config, "return_ponder": self.return_ponder}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["cell"] = keras.saving.deserialize_keras_object(config["cell"])
+        return cls(**config)
