@@ -3,6 +3,8 @@
     plot_alignment(weights, source_tokens, target_tokens, "alignment.png")
     plot_memory_attention(attention, sentences, "hops.png", question="...")
     plot_ntm_weightings(write_weightings, read_weightings, "ntm.png")
+    plot_ponder_time(steps + remainders, "ponder.png", labels=[...])
+    plot_ponder_by(difficulty, {"tau=0.001": ponder}, "ponder_by.png")
 """
 
 import os
@@ -229,4 +231,87 @@ def plot_ntm_weightings(write_weightings, read_weightings, path,
     axes[-1, 0].set_xlabel("time step")
     if title:
         fig.suptitle(title, fontsize=9)
+    return _save(fig, path)
+
+
+def plot_ponder_time(ponder, path, labels=None, title=None,
+                     max_ponder_steps=None):
+    """Ponder time `N(t) + R(t)` of an `ACT` cell at every input step.
+
+    As Figures 9 and 12 of Graves (2016): one bar per input step of one
+    sequence, e.g. `steps[0] + remainders[0]` of `ACTRNN(...,
+    return_ponder=True)`.
+
+    Args:
+        ponder: `(timesteps,)` ponder times.
+        path: The PNG file to write (folders are created).
+        labels: Optional tick label per input step (e.g. the inputs).
+        title: Optional title.
+        max_ponder_steps: Optional bound, drawn as a dashed line.
+
+    Returns:
+        `path`.
+    """
+    ponder = np.asarray(ponder, dtype="float64")
+    if ponder.ndim != 1:
+        raise ValueError(
+            f"plot_ponder_time expected ponder times of shape (timesteps,), "
+            f"got {ponder.shape}.")
+    if labels is not None and len(labels) != len(ponder):
+        raise ValueError(
+            f"plot_ponder_time expected {len(ponder)} labels, got "
+            f"{len(labels)}.")
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.35 * len(ponder) + 1.5), 3.0))
+    ax.bar(range(len(ponder)), ponder, color="0.3")
+    if max_ponder_steps is not None:
+        ax.axhline(max_ponder_steps + 1, color="0.5", linestyle="--",
+                   linewidth=1, label="bound M + 1")
+        ax.legend(loc="upper right", fontsize=8)
+    ax.set_xlabel("input step")
+    ax.set_ylabel("ponder time N(t) + R(t)")
+    if labels is not None:
+        ax.set_xticks(range(len(ponder)))
+        ax.set_xticklabels([str(label) for label in labels], fontsize=7)
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_ponder_by(difficulty, ponder_by_label, path, xlabel="difficulty",
+                   title=None):
+    """Mean ponder time against a measure of difficulty, one line per model.
+
+    As Figure 5 of Graves (2016), where the difficulty of a parity input is
+    its number of non-zero entries.
+
+    Args:
+        difficulty: `(n,)` the difficulty of each example.
+        ponder_by_label: `{label: (n,) ponder times}`, one per model.
+        path: The PNG file to write (folders are created).
+        xlabel: Label of the difficulty axis.
+        title: Optional title.
+
+    Returns:
+        `path`.
+    """
+    difficulty = np.asarray(difficulty)
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.0, 3.5))
+    values = np.unique(difficulty)
+    for label, ponder in ponder_by_label.items():
+        ponder = np.asarray(ponder, dtype="float64")
+        if ponder.shape != difficulty.shape:
+            raise ValueError(
+                f"plot_ponder_by expected ponder times of shape "
+                f"{difficulty.shape} for {label!r}, got {ponder.shape}.")
+        means = [ponder[difficulty == v].mean() for v in values]
+        ax.plot(values, means, marker=".", label=str(label))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("mean ponder time")
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
     return _save(fig, path)

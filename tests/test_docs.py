@@ -24,7 +24,8 @@ def test_docs_code_runs(code, tmp_path, monkeypatch):
 
 
 # Not "seq2_seq", "mem_n2_n"; LinearStart is a part of the MemN2N page.
-PAGE_NAMES = {"Seq2Seq": "seq2seq", "MemN2N": "memn2n", "LinearStart": "memn2n"}
+PAGE_NAMES = {"Seq2Seq": "seq2seq", "MemN2N": "memn2n", "LinearStart": "memn2n",
+              "ACTRNN": "act"}
 
 
 def _page_for(name):
