@@ -4,6 +4,7 @@
     keras-seqmem train --task dates --model lstm --alignment-plot dates.png
     keras-seqmem babi --data-dir tasks_1-20_v1-2 --tasks 1 --attention-plot hops.png
     keras-seqmem ntm --task copy --steps 40000 --checkpoint-dir runs/copy
+    keras-seqmem tune --task adding --family recurrent --tuner bayesian --export best.keras
     keras-seqmem tasks
 """
 
@@ -207,6 +208,104 @@ def _ntm(args):
     return 0
 
 
+def _tune(args):
+    import json
+
+    from keras_tuner.src.distribute import utils as kt_distribute
+
+    from keras_seqmem import tuning
+
+    task_params = dict(args.param or [])
+    if args.length is not None:
+        task_params["length"] = args.length
+    fixed = dict(args.fix or [])
+    try:
+        if args.family == "memory":
+            from keras_seqmem.tasks import babi
+
+            if args.task != "babi":
+                raise ValueError("the memory family is tuned on bAbI: give "
+                                 "--task babi (and --data-dir)")
+            data_dir = args.data_dir or babi.default_data_dir()
+            if data_dir is None:
+                raise ValueError(
+                    "--data-dir expected the bAbI folder holding en/ "
+                    "(tasks_1-20_v1-2), or set KERAS_SEQMEM_BABI_DIR")
+            hypermodel = tuning.MemoryHyperModel(
+                data_dir=data_dir, tasks=args.babi_tasks,
+                memory_size=args.memory_size, fixed=fixed)
+            data = hypermodel.make_data(args.train_size, args.test_size,
+                                        batch_size=32, seed=args.seed)
+            baseline = None
+        else:
+            hypermodel = tuning.get_hypermodel(
+                args.family, args.task, fixed=fixed, task_params=task_params,
+                embedding_dim=args.embedding_dim)
+            data = hypermodel.make_data(args.train_size or 10000,
+                                        args.test_size or 2000,
+                                        batch_size=args.batch_size,
+                                        seed=args.seed)
+            baseline = hypermodel.spec.baseline
+        project = (args.project_name
+                   or f"{args.task}_{args.family}_{args.tuner}")
+        tuner = tuning.make_tuner(
+            args.tuner, hypermodel, objective=args.objective,
+            max_trials=args.max_trials, max_epochs=args.epochs,
+            directory=args.directory, project_name=project,
+            overwrite=args.overwrite, seed=args.seed)
+    except ValueError as error:
+        raise SystemExit(f"keras-seqmem: {error}")
+    worker = (kt_distribute.has_chief_oracle()
+              and not kt_distribute.is_chief_oracle())
+    print(
+        f"keras-seqmem: tuning the {args.family} family on {args.task} "
+        f"{task_params or ''} with {args.tuner} search ("
+        + (f"Hyperband, at most {args.epochs} epochs a trial"
+           if args.tuner == "hyperband" else
+           f"{args.max_trials} trials of {args.epochs} epochs")
+        + f"), objective {args.objective}, fixed {fixed or 'nothing'}; "
+        f"trials in {os.path.join(args.directory, project)}"
+        + (f", as tuner {os.environ['KERASTUNER_TUNER_ID']}"
+           if kt_distribute.has_chief_oracle() else ""), flush=True)
+    tuner.search_space_summary()
+    # The datasets are shuffled (with the seed) by make_data already.
+    tuner.search(data.train, validation_data=data.validation,
+                 epochs=args.epochs, shuffle=False,
+                 verbose=1 if sys.stdout.isatty() else 2)
+    if worker:  # the chief holds the results
+        print(f"keras-seqmem: tuner {tuner.tuner_id} finished its trials",
+              flush=True)
+        return 0
+    tuner.results_summary(num_trials=args.summary_trials)
+    best = tuner.oracle.get_best_trials(1)
+    if not best or best[0].status != "COMPLETED":
+        raise SystemExit("keras-seqmem: no trial completed; see the "
+                         "messages above")
+    best = best[0]
+    model = tuner.load_model(best)
+    metric, value = hypermodel.evaluate(model, data.test)
+    completed = sum(t.status == "COMPLETED"
+                    for t in tuner.oracle.trials.values())
+    chance = "" if baseline is None else f" (chance baseline {baseline:.4f})"
+    values = {k: v for k, v in best.hyperparameters.values.items()
+              if not k.startswith("tuner/")}
+    print(
+        f"\nRESULT task={args.task} family={args.family} tuner={args.tuner} "
+        f"trials={completed} best_trial={best.trial_id} "
+        f"{args.objective}={best.score:.4f} test_{metric}={value:.4f}"
+        f"{chance} hyperparameters={json.dumps(values, sort_keys=True)}",
+        flush=True)
+    if args.export:
+        path = args.export
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        if path.endswith(".keras"):
+            model.save(path)
+        else:
+            model.export(path)
+        print(f"exported the best model to {path}", flush=True)
+    return 0
+
+
 def _parse_babi_tasks(text):
     from keras_seqmem.tasks.babi import parse_tasks
 
@@ -359,6 +458,69 @@ def build_parser():
     ntm.add_argument("--save", default=None,
                      help="write the trained model to this .keras file")
     ntm.set_defaults(func=_ntm)
+
+    tune = sub.add_parser(
+        "tune", help="search hyperparameters with KerasTuner",
+        description="Run a KerasTuner search (random, Bayesian or "
+        "Hyperband) over a family's search space (keras_seqmem.tuning) on a "
+        "task, print the results summary, score the best model on a "
+        "held-out test set and export it. Resumes an existing project "
+        "unless --overwrite. With KERASTUNER_TUNER_ID, KERASTUNER_ORACLE_IP "
+        "and KERASTUNER_ORACLE_PORT set it runs as KerasTuner's chief or "
+        "as a worker.",
+    )
+    tune.add_argument("--task", default="adding",
+                      help="a task of `keras-seqmem tasks` (`babi` for the "
+                      "memory family; default adding)")
+    tune.add_argument("--family", default="recurrent",
+                      choices=["recurrent", "attention", "memory", "ntm",
+                               "act"],
+                      help="the search space (default recurrent)")
+    tune.add_argument("--tuner", default="random",
+                      choices=["random", "bayesian", "hyperband"])
+    tune.add_argument("--max-trials", type=int, default=10,
+                      help="trials of random and Bayesian search "
+                      "(Hyperband sets its own from --epochs)")
+    tune.add_argument("--epochs", type=int, default=5,
+                      help="epochs a trial (Hyperband: the most a trial)")
+    tune.add_argument("--objective", default="val_loss",
+                      help="what is optimised (default val_loss)")
+    tune.add_argument("--directory", default="runs/tuning",
+                      help="where the trials are recorded")
+    tune.add_argument("--project-name", default=None,
+                      help="default TASK_FAMILY_TUNER")
+    tune.add_argument("--overwrite", action="store_true",
+                      help="start afresh instead of resuming the project")
+    tune.add_argument("--fix", type=_parse_param, action="append",
+                      metavar="NAME=VALUE",
+                      help="pin a hyperparameter of the space, e.g. "
+                      "units=64 or cell=leaky_rnn")
+    tune.add_argument("--length", type=int, default=None,
+                      help="sequence length (the task's default otherwise)")
+    tune.add_argument("--param", type=_parse_param, action="append",
+                      metavar="KEY=VALUE",
+                      help="extra task parameter, e.g. min_length=20")
+    tune.add_argument("--train-size", type=int, default=None,
+                      help="training examples (default 10000; bAbI: all)")
+    tune.add_argument("--test-size", type=int, default=None,
+                      help="held-out test examples (default 2000; bAbI: "
+                      "all)")
+    tune.add_argument("--batch-size", type=int, default=64)
+    tune.add_argument("--embedding-dim", type=int, default=16,
+                      help="embedding size for token tasks (default 16)")
+    tune.add_argument("--data-dir", default=None,
+                      help="memory family: the bAbI folder holding en/")
+    tune.add_argument("--babi-tasks", type=_parse_babi_tasks, default=[1],
+                      help="memory family: bAbI tasks, e.g. 1 or 1-20")
+    tune.add_argument("--memory-size", type=int, default=50,
+                      help="memory family: sentences in memory (50)")
+    tune.add_argument("--seed", type=int, default=0)
+    tune.add_argument("--summary-trials", type=int, default=10,
+                      help="trials shown by the results summary (10)")
+    tune.add_argument("--export", default=None, metavar="PATH",
+                      help="save the best model: a .keras file, or a "
+                      "SavedModel folder (model.export) for other paths")
+    tune.set_defaults(func=_tune)
 
     tasks = sub.add_parser("tasks", help="list the generated tasks")
     tasks.set_defaults(func=_tasks)
