@@ -6,6 +6,7 @@
     keras-seqmem ntm --task copy --steps 40000 --checkpoint-dir runs/copy
     keras-seqmem tune --task adding --family recurrent --tuner bayesian --export best.keras
     keras-seqmem tasks
+    keras-seqmem export runs/adding.keras runs/adding_savedmodel
 """
 
 import argparse
@@ -25,6 +26,34 @@ def _parse_param(text):
     except (ValueError, SyntaxError):
         pass
     return key, value
+
+
+def _train_callbacks(args):
+    """The Keras callbacks of `train`'s --checkpoint-dir, --tensorboard and
+    --early-stopping flags (None when none is given)."""
+    import keras
+
+    callbacks = []
+    if args.checkpoint_dir:
+        # Backs up model, optimizer and epoch after every epoch; a rerun
+        # with the same folder resumes at the epoch where the first stopped
+        # (the backup is deleted when training completes).
+        callbacks.append(keras.callbacks.BackupAndRestore(args.checkpoint_dir))
+    if args.tensorboard:
+        import importlib.util
+
+        # tf.summary's writers live in the tensorboard package, which
+        # tensorflow-cpu does not install.
+        if importlib.util.find_spec("tensorboard") is None:
+            raise SystemExit(
+                "keras-seqmem: --tensorboard expected the tensorboard "
+                "package (pip install tensorboard)")
+        callbacks.append(keras.callbacks.TensorBoard(args.tensorboard))
+    if args.early_stopping is not None:
+        callbacks.append(keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=args.early_stopping,
+            restore_best_weights=True, verbose=1))
+    return callbacks or None
 
 
 def _train(args):
@@ -63,7 +92,8 @@ def _train(args):
         layer_kwargs=layer_kwargs, model_kwargs=model_kwargs or None,
         embedding_dim=args.embedding_dim,
         decode_method="beam" if args.beam_width > 1 else "greedy",
-        beam_width=args.beam_width, **task_params,
+        beam_width=args.beam_width, callbacks=_train_callbacks(args),
+        **task_params,
     )
     better = "lower" if result.metric_name == "mse" else "higher"
     print(
@@ -306,6 +336,122 @@ def _tune(args):
     return 0
 
 
+# Op types that tie a SavedModel to a Python process (tf.py_function,
+# tf.numpy_function) or, with the "Cudnn" prefix, to an NVIDIA GPU.
+PYTHON_OPS = ("PyFunc", "PyFuncStateless", "EagerPyFunc")
+
+
+def export_saved_model(model, path):
+    """`model.export(path)`: a SavedModel whose `serving_default` signature
+    takes inputs of any batch size and sequence length.
+
+    A model whose inputs have a static time axis (e.g. `Input((100, 2))`)
+    is exported with `(None, None, ...)` input specs instead of its own.
+    Models with their own `export` (`Seq2Seq`: in-graph decoding) keep
+    their signature.
+    """
+    import tensorflow as tf
+
+    try:
+        inputs = list(model.inputs)
+    except (AttributeError, TypeError, ValueError):  # a subclassed model
+        inputs = []
+    if not any(len(t.shape) >= 2 and t.shape[1] is not None for t in inputs):
+        model.export(path, verbose=False)
+        return
+    specs = [tf.TensorSpec((None,) + (None,) * (len(t.shape) >= 2)
+                           + tuple(t.shape[2:]), t.dtype, name=t.name)
+             for t in inputs]
+    try:
+        model.export(path, verbose=False,
+                     input_signature=[specs[0] if len(specs) == 1 else specs])
+        # Probe: a step longer than the model was built for.
+        probe = {}
+        for t in inputs:
+            shape = [2] + [d or 1 for d in t.shape[1:]]
+            shape[1:2] = [shape[1] + 1] if len(shape) > 1 else []
+            probe[t.name] = tf.zeros(shape, t.dtype)
+        tf.saved_model.load(path).signatures["serving_default"](**probe)
+    except (ValueError, TypeError, tf.errors.OpError):
+        # A model that needs its static length (e.g. Flatten -> Dense)
+        # keeps it; describe_serving_signature reports the static axis.
+        import shutil
+
+        shutil.rmtree(path, ignore_errors=True)
+        model.export(path, verbose=False)
+
+
+def describe_serving_signature(path):
+    """`(lines, dynamic)`: the `serving_default` inputs and outputs of a
+    SavedModel (name, dtype, shape), and whether every input has a dynamic
+    batch axis and, if it has one, a dynamic time axis."""
+    import tensorflow as tf
+
+    signature = tf.saved_model.load(path).signatures["serving_default"]
+    _, inputs = signature.structured_input_signature
+    lines, dynamic = ["signature serving_default:"], True
+    for kind, specs in (("input ", inputs),
+                        ("output", signature.structured_outputs)):
+        for name, spec in sorted(specs.items()):
+            shape = tuple(spec.shape.as_list())
+            lines.append(f"  {kind} {name}: {spec.dtype.name} {shape}")
+            if kind == "input ":
+                dynamic &= all(d is None for d in shape[:2])
+    return lines, dynamic
+
+
+def saved_model_op_types(path):
+    """Every op type of a SavedModel's graphs and their function library,
+    and the names of the library's functions (which nodes also call)."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    saved = saved_model_pb2.SavedModel()
+    with open(os.path.join(path, "saved_model.pb"), "rb") as f:
+        saved.ParseFromString(f.read())
+    ops, functions = set(), set()
+    for meta in saved.meta_graphs:
+        ops.update(node.op for node in meta.graph_def.node)
+        for function in meta.graph_def.library.function:
+            functions.add(function.signature.name)
+            ops.update(node.op for node in function.node_def)
+    return ops - functions, functions
+
+
+def nonstandard_ops(path):
+    """The op types of a SavedModel that a TensorFlow server without Python
+    and without a GPU cannot run: Python functions, cuDNN kernels, and ops
+    not registered in TensorFlow (custom kernels)."""
+    from tensorflow.python.framework import op_def_registry
+
+    ops, _ = saved_model_op_types(path)
+    return sorted(op for op in ops
+                  if op in PYTHON_OPS or op.startswith("Cudnn")
+                  or op_def_registry.get(op) is None)
+
+
+def _export(args):
+    import keras
+
+    import keras_seqmem  # noqa: F401  (registers the layers for loading)
+
+    model = keras.saving.load_model(args.model, compile=False)
+    export_saved_model(model, args.out_dir)
+    print(f"exported {args.model} to {args.out_dir} (SavedModel)")
+    lines, dynamic = describe_serving_signature(args.out_dir)
+    print("\n".join(lines))
+    if not dynamic:
+        print("note: an input of serving_default has a static batch or time "
+              "axis")
+    bad = nonstandard_ops(args.out_dir)
+    if bad:
+        raise SystemExit(f"keras-seqmem: the SavedModel holds ops that a "
+                         f"plain TensorFlow server cannot run: {bad}")
+    ops, _ = saved_model_op_types(args.out_dir)
+    print(f"ops: {len(ops)} op types, all standard TensorFlow ops (no "
+          f"Python functions, no cuDNN kernels)", flush=True)
+    return 0
+
+
 def _parse_babi_tasks(text):
     from keras_seqmem.tasks.babi import parse_tasks
 
@@ -370,6 +516,16 @@ def build_parser():
                        "of a held-out example to this PNG file")
     train.add_argument("--save", default=None,
                        help="write the trained model to this .keras file")
+    train.add_argument("--checkpoint-dir", default=None, metavar="DIR",
+                       help="back up the training state here after every "
+                       "epoch (keras.callbacks.BackupAndRestore); the same "
+                       "command resumes an interrupted run where it stopped")
+    train.add_argument("--tensorboard", default=None, metavar="DIR",
+                       help="write TensorBoard logs here")
+    train.add_argument("--early-stopping", type=int, default=None,
+                       metavar="PATIENCE",
+                       help="stop after PATIENCE epochs without a lower "
+                       "val_loss and keep the best epoch's weights")
     train.set_defaults(func=_train)
 
     babi = sub.add_parser(
@@ -524,6 +680,18 @@ def build_parser():
 
     tasks = sub.add_parser("tasks", help="list the generated tasks")
     tasks.set_defaults(func=_tasks)
+
+    export = sub.add_parser(
+        "export", help="export a .keras model as a SavedModel for serving",
+        description="Load a model saved by `keras-seqmem train --save` (or "
+        "any .keras file of keras_seqmem layers) and write a SavedModel "
+        "(model.export) whose serving_default signature takes any batch "
+        "size and sequence length; print the signature and check that the "
+        "graph holds only standard TensorFlow ops.",
+    )
+    export.add_argument("model", metavar="MODEL.keras")
+    export.add_argument("out_dir", metavar="OUT_DIR")
+    export.set_defaults(func=_export)
     return parser
 
 

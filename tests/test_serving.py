@@ -1,0 +1,259 @@
+"""Serving: `keras-seqmem export` writes a SavedModel whose serving_default
+signature takes any batch size and sequence length, which a process without
+keras_seqmem serves with the Keras model's outputs, which `saved_model_cli`
+lists, and whose graphs hold standard TensorFlow ops only.
+
+One test builds all the exports (several test functions would each redo
+them under pytest-xdist): a PeepholeLSTM trained by `keras-seqmem train
+--save`, an NTM saved with a static sequence length (exported with dynamic
+axes all the same), an ACTRNN, the bAbI memory network of `keras-seqmem
+babi --save` (two inputs) and a Seq2Seq (its own export: beam search in the
+graph).
+"""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import tensorflow as tf
+from tensorflow.core.protobuf import saved_model_pb2
+from tensorflow.python.framework import op_def_registry
+
+import keras_seqmem
+from keras_seqmem import cli
+from keras_seqmem import training
+
+SAVED_MODEL_CLI = os.path.join(os.path.dirname(sys.executable),
+                               "saved_model_cli")
+
+# Runs in a fresh process where importing keras_seqmem raises: loading and
+# serving must not need it.
+_SERVE = textwrap.dedent(
+    """
+    import json
+    import sys
+
+    class NoKerasSeqmem:
+        attempts = []
+
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] == "keras_seqmem":
+                self.attempts.append(name)
+                raise ImportError(f"{name} must not be imported")
+            return None
+
+    sys.meta_path.insert(0, NoKerasSeqmem())
+
+    import numpy as np
+    import tensorflow as tf
+
+    manifest = json.load(open(sys.argv[1]))
+    for name, entry in manifest.items():
+        serve = tf.saved_model.load(entry["dir"]).signatures[
+            "serving_default"]
+        for case in entry["cases"]:
+            data = np.load(case)
+            inputs = {k[3:]: tf.constant(data[k]) for k in data.files
+                      if k.startswith("in/")}
+            outputs = serve(**inputs)
+            for key in (k for k in data.files if k.startswith("out/")):
+                np.testing.assert_allclose(
+                    outputs[key[4:]].numpy(), data[key], rtol=1e-5,
+                    atol=1e-5, err_msg=f"{name} {case} {key}")
+            shapes = {k: tuple(v.shape) for k, v in inputs.items()}
+            print(f"served {name} {shapes}", flush=True)
+    assert not NoKerasSeqmem.attempts, NoKerasSeqmem.attempts
+    assert not [m for m in sys.modules if m.startswith("keras_seqmem")]
+    print("SERVED_OK", flush=True)
+    """
+)
+
+NON_PORTABLE = {"PyFunc", "PyFuncStateless", "EagerPyFunc"}
+
+
+def _op_types(export_dir):
+    """The op types of every node of the SavedModel's graph and of every
+    function of its library (the RNN loops live there), minus the calls of
+    library functions by name."""
+    saved = saved_model_pb2.SavedModel()
+    with open(os.path.join(export_dir, "saved_model.pb"), "rb") as f:
+        saved.ParseFromString(f.read())
+    (meta,) = saved.meta_graphs
+    library = meta.graph_def.library.function
+    names = {f.signature.name for f in library}
+    ops = {n.op for n in meta.graph_def.node}
+    for function in library:
+        ops |= {n.op for n in function.node_def}
+    return ops - names
+
+
+def _sequences(batch, time, features, seed):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((batch, time, features)).astype("float32")
+
+
+def _models(tmp_path, capsys):
+    """name -> (.keras path, [(input dict, output dict), ...]) for two
+    batch sizes and sequence lengths the exports were never traced with."""
+    models = {}
+    # 1. What `keras-seqmem train --save` writes (length 6, 2 features).
+    path = str(tmp_path / "adding.keras")
+    assert cli.main([
+        "train", "--task", "adding", "--model", "peephole_lstm",
+        "--length", "6", "--units", "4", "--train-size", "64",
+        "--test-size", "32", "--batch-size", "32", "--epochs", "1",
+        "--no-jit", "--save", path]) == 0
+    assert "saved " + path in capsys.readouterr().out
+    models["peephole_lstm"] = (path, lambda b, t, s: {
+        "sequence": _sequences(b, t, 2, s)})
+
+    # 2. An NTM built for sequences of exactly 6 steps.
+    inputs = keras.Input((6, 3), name="sequence")
+    x = keras_seqmem.NTM(4, memory_size=5, word_size=3, units=4,
+                         memory_init="learned")(inputs)
+    ntm = keras.Model(inputs, keras.layers.Dense(2)(x))
+    models["ntm"] = (str(tmp_path / "ntm.keras"), lambda b, t, s: {
+        "sequence": _sequences(b, t, 3, s)})
+    ntm.save(models["ntm"][0])
+
+    # 3. ACT around a PeepholeLSTMCell, output at every step.
+    inputs = keras.Input((None, 3), name="sequence")
+    act = keras_seqmem.ACT(keras_seqmem.PeepholeLSTMCell(4),
+                           max_ponder_steps=4)
+    x = keras_seqmem.ACTRNN(act, return_sequences=True)(inputs)
+    act_model = keras.Model(inputs, keras.layers.Dense(2)(x))
+    models["act_rnn"] = (str(tmp_path / "act.keras"), lambda b, t, s: {
+        "sequence": _sequences(b, t, 3, s)})
+    act_model.save(models["act_rnn"][0])
+
+    # 4. The bAbI model of `keras-seqmem babi --save`: story and question.
+    memory = training.build_memory_model(12, "memn2n", embedding_dim=5,
+                                         hops=2, memory_size=10)
+
+    def stories(b, t, s):
+        rng = np.random.default_rng(s)
+        story = rng.integers(0, 12, (b, t, 4)).astype("int32")
+        story[:, :, 0] = rng.integers(1, 12, (b, t))
+        return {"story": story,
+                "question": rng.integers(1, 12, (b, 3)).astype("int32")}
+
+    models["memn2n"] = (str(tmp_path / "memn2n.keras"), stories)
+    memory.save(models["memn2n"][0])
+
+    # 5. Seq2Seq: serving_default decodes (beam search, width 4) in-graph.
+    seq2seq = keras_seqmem.Seq2Seq(source_vocab_size=9, target_vocab_size=9,
+                                   embedding_dim=4, units=4,
+                                   max_decode_length=5)
+    seq2seq((np.full((1, 3), 3), np.ones((1, 2))))
+    models["seq2seq"] = (str(tmp_path / "seq2seq.keras"), lambda b, t, s: {
+        "source": np.random.default_rng(s).integers(3, 9, (b, t)).astype(
+            "int32")})
+    seq2seq.save(models["seq2seq"][0])
+    return models
+
+
+def _expected(model, inputs):
+    if isinstance(model, keras_seqmem.Seq2Seq):
+        result = model.generate(inputs["source"], method="beam",
+                                beam_width=4, jit_compile=False)
+        return {"ids": result.ids, "scores": result.scores,
+                "lengths": result.lengths}
+    feed = [inputs[t.name] for t in model.inputs]
+    if model.inputs[0].shape[1] is not None:
+        # Built for one length (the NTM): the model's input check refuses
+        # others, its layers do not.
+        out = feed[0]
+        for layer in model.layers[1:]:
+            out = layer(out, training=False)
+    else:
+        out = model(feed[0] if len(feed) == 1 else feed, training=False)
+    return {"output_0": keras.ops.convert_to_numpy(out)}
+
+
+def test_export_serves_without_keras_seqmem(tmp_path, capsys):
+    models = _models(tmp_path, capsys)
+    manifest = {}
+    for name, (keras_path, sample) in models.items():
+        export_dir = str(tmp_path / f"{name}_export")
+        assert cli.main(["export", keras_path, export_dir]) == 0
+        printed = capsys.readouterr().out
+        assert "signature serving_default:" in printed, printed
+        assert "all standard TensorFlow ops" in printed, printed
+        assert "static batch or time" not in printed, printed
+        # The documented signature: dynamic batch and time axes.
+        signature = tf.saved_model.load(export_dir).signatures[
+            "serving_default"]
+        _, specs = signature.structured_input_signature
+        assert sorted(specs) == sorted(sample(1, 1, 0)), (name, specs)
+        for spec in specs.values():
+            assert spec.shape[0] is None and spec.shape[1] is None, (
+                name, spec)
+        if name != "seq2seq":
+            assert list(signature.structured_outputs) == ["output_0"]
+            assert f"input  sequence: float32 (None, None," in printed or (
+                name == "memn2n")
+        # Outputs of the Keras model reloaded from the .keras file.
+        model = keras.saving.load_model(keras_path, compile=False)
+        cases = []
+        for i, (batch, time) in enumerate([(3, 9), (5, 4)]):
+            inputs = sample(batch, time, 10 + i)
+            arrays = {f"in/{k}": v for k, v in inputs.items()}
+            arrays.update({f"out/{k}": v for k, v in
+                           _expected(model, inputs).items()})
+            case = str(tmp_path / f"{name}_{i}.npz")
+            np.savez(case, **arrays)
+            cases.append(case)
+        manifest[name] = {"dir": export_dir, "cases": cases}
+
+        # Only standard, registered TensorFlow ops, in the whole library.
+        ops = _op_types(export_dir)
+        if name != "memn2n":  # (the recurrences: loops in the library)
+            assert "While" in ops or "StatelessWhile" in ops, (name, ops)
+        assert not ops & NON_PORTABLE, (name, ops & NON_PORTABLE)
+        assert not [op for op in ops if op.startswith("Cudnn")], (name, ops)
+        unregistered = sorted(op for op in ops
+                              if op_def_registry.get(op) is None)
+        assert not unregistered, (name, unregistered)
+        assert cli.nonstandard_ops(export_dir) == []
+
+    manifest_path = tmp_path / "manifest.json"
+    manifest_path.write_text(json.dumps(manifest))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    run = subprocess.run(
+        [sys.executable, "-c", _SERVE, str(manifest_path)],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert run.returncode == 0 and "SERVED_OK" in run.stdout, (
+        run.stdout + run.stderr[-4000:])
+    assert run.stdout.count("served ") == 2 * len(models)
+
+    # saved_model_cli, as a TF Serving user would inspect it.
+    show = subprocess.run(
+        [SAVED_MODEL_CLI, "show", "--dir", manifest["peephole_lstm"]["dir"],
+         "--all"], capture_output=True, text=True, env=env, timeout=300)
+    assert show.returncode == 0, show.stderr[-3000:]
+    text = show.stdout
+    block = text[text.index("signature_def['serving_default']"):]
+    assert "inputs['sequence'] tensor_info:" in block, text
+    assert "shape: (-1, -1, 2)" in block, text
+    assert "outputs['output_0'] tensor_info:" in block, text
+    assert "shape: (-1, 1)" in block, text
+    assert "Method name is: tensorflow/serving/predict" in block, text
+
+
+def test_export_keeps_a_static_length_the_model_needs(tmp_path, capsys):
+    """A model that only works at its built length (Flatten -> Dense) keeps
+    its static time axis, and the command says so."""
+    inputs = keras.Input((5, 2), name="sequence")
+    flat = keras.Model(inputs, keras.layers.Dense(1)(
+        keras.layers.Flatten()(inputs)))
+    flat.save(tmp_path / "flat.keras")
+    assert cli.main(["export", str(tmp_path / "flat.keras"),
+                     str(tmp_path / "flat_export")]) == 0
+    printed = capsys.readouterr().out
+    assert "input  sequence: float32 (None, 5, 2)" in printed, printed
+    assert "static batch or time axis" in printed, printed
