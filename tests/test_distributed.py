@@ -23,7 +23,7 @@ WORKER = pathlib.Path(__file__).resolve().parent / "distributed_worker.py"
 # KeyValueMemoryNetwork, NTM, ACTRNN(ACT(LSTMCell)).
 MIRRORED_MODELS = ["LeakyRNN", "PeepholeLSTM", "CoupledLSTM",
                    "AttentiveDecoder", "KeyValueMemory", "MemN2N",
-                   "KeyValueMemoryNetwork", "NTM", "ACTRNN"]
+                   "KeyValueMemoryNetwork", "NTM", "ACTRNN", "Seq2Seq"]
 # The multi-worker subset: the recurrent fast path, ACT's bounded loop and
 # added loss, MemN2N's embedding gradients (IndexedSlices, all-reduced
 # across the workers). The NTM, slowest to trace, is left to the mirrored
