@@ -8,7 +8,7 @@ Dense(1)`:
     ours    `--model` (default peephole_lstm: PeepholeLSTM(64))
     keras   `--baseline` (default lstm: keras.layers.LSTM(64))
 
-Each is exported with `keras_seqmem.cli.export_saved_model` (what
+Each is exported with `keras_seqmem.serving.export_saved_model` (what
 `keras-seqmem export` does), loaded back with `tf.saved_model.load`, and
 its `serving_default` signature is called on one batch of `--length`-step
 sequences made once up front, for each batch size of `--batches` (default
@@ -18,7 +18,7 @@ each ending when its output is on the host (`.numpy()`). Reported per model
 and batch size: p50 and p99 latency in ms, sequences/s (batch / p50), and
 the ratios ours / keras of throughput at p50 and p99 (> 1: ours faster),
 with whether the exported graph holds only standard TensorFlow ops
-(`cli.nonstandard_ops`: no Python functions, no cuDNN kernels). The
+(`serving.nonstandard_ops`: no Python functions, no cuDNN kernels). The
 outputs of the two served models are checked against their Keras models
 before timing.
 
@@ -80,15 +80,15 @@ def export_and_load(kind, args, folder):
     serving function and whether the graph's ops are all portable."""
     import keras
 
-    from keras_seqmem import cli
+    from keras_seqmem import serving
     from keras_seqmem import training
 
     keras.utils.set_random_seed(0)
     model = training.build_task_model("adding", kind, units=args.units)
     path = os.path.join(folder, kind)
-    cli.export_saved_model(model, path)
+    serving.export_saved_model(model, path)
     serve = tf.saved_model.load(path).signatures["serving_default"]
-    return model, serve, cli.nonstandard_ops(path)
+    return model, serve, serving.nonstandard_ops(path)
 
 
 def percentile_ms(timing, q):

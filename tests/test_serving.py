@@ -25,6 +25,7 @@ from tensorflow.python.framework import op_def_registry
 
 import keras_seqmem
 from keras_seqmem import cli
+from keras_seqmem import serving
 from keras_seqmem import training
 
 SAVED_MODEL_CLI = os.path.join(os.path.dirname(sys.executable),
@@ -218,7 +219,7 @@ def test_export_serves_without_keras_seqmem(tmp_path, capsys):
         unregistered = sorted(op for op in ops
                               if op_def_registry.get(op) is None)
         assert not unregistered, (name, unregistered)
-        assert cli.nonstandard_ops(export_dir) == []
+        assert serving.nonstandard_ops(export_dir) == []
 
     manifest_path = tmp_path / "manifest.json"
     manifest_path.write_text(json.dumps(manifest))
