@@ -1,11 +1,50 @@
-"""Small numerical pieces shared by the attention and memory families.
+"""Small pieces shared by the layer families.
 
 One masked softmax for the whole package: attention weights over source
 positions and memory reads over slots both go through `masked_softmax`.
+`work_dtype`, `run_layer_rnn` and `sequence_output_mask` serve the sequence
+layers that run their own step (the recurrent fast path, `NTM`, `ACTRNN`).
 """
 
 import keras
 from keras import ops
+from keras.src import backend as _keras_backend
+
+
+def work_dtype(dtype):
+    """float32 (float64 for a float64 layer), whatever the compute dtype: the
+    dtype of the NTM's addressing and of ACT's halting and weighted means."""
+    dtype = keras.backend.standardize_dtype(dtype)
+    return "float64" if dtype == "float64" else "float32"
+
+
+def run_layer_rnn(layer, step, sequences, initial_state, mask,
+                  return_all_outputs):
+    """Keras' RNN loop over `sequences` with `step`, under the settings of
+    the `keras.layers.RNN` subclass `layer` (`go_backwards`, `unroll`,
+    `zero_output_for_mask`). Returns `(last_output, outputs, states)`."""
+    return _keras_backend.rnn(
+        step,
+        sequences,
+        initial_state,
+        go_backwards=layer.go_backwards,
+        mask=mask,
+        unroll=layer.unroll,
+        input_length=sequences.shape[1],
+        zero_output_for_mask=layer.zero_output_for_mask,
+        return_all_outputs=return_all_outputs,
+    )
+
+
+def sequence_output_mask(mask, return_sequences, extra_outputs):
+    """`compute_mask` of a sequence layer returning its output and then
+    `extra_outputs` unmasked tensors (states, weightings, ponder counts)."""
+    if isinstance(mask, (list, tuple)):
+        mask = mask[0]
+    output_mask = mask if return_sequences else None
+    if extra_outputs:
+        return [output_mask] + [None] * extra_outputs
+    return output_mask
 
 
 def masked_softmax(scores, mask=None, axis=-1):

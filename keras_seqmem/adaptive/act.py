@@ -10,18 +10,13 @@ import keras
 from keras import initializers
 from keras import ops
 from keras.layers import InputSpec
-from keras.src import backend as _keras_backend
 
 from keras_seqmem import _validation
+from keras_seqmem._ops import run_layer_rnn
+from keras_seqmem._ops import sequence_output_mask
+from keras_seqmem._ops import work_dtype
 
 HALTING_INPUTS = ("output", "state")
-
-
-def _work_dtype(dtype):
-    """Halting and the weighted means run in float32 (float64 for a float64
-    layer), whatever the compute dtype."""
-    dtype = keras.backend.standardize_dtype(dtype)
-    return "float64" if dtype == "float64" else "float32"
 
 
 def _as_list(states):
@@ -211,7 +206,7 @@ class ACT(keras.layers.Layer):
         self.built = True
 
     def _work(self):
-        return _work_dtype(self.compute_dtype)
+        return work_dtype(self.compute_dtype)
 
     def get_initial_state(self, batch_size=None):
         return _as_list(self.cell.get_initial_state(batch_size=batch_size))
@@ -417,7 +412,7 @@ class ACTRNN(keras.layers.RNN):
             initial_state = cell.get_initial_state(
                 batch_size=ops.shape(sequences)[0])
         initial_state = _as_list(initial_state)
-        work = _work_dtype(cell.compute_dtype)
+        work = work_dtype(cell.compute_dtype)
         units = cell.output_size
 
         def step(inputs, states):
@@ -428,17 +423,9 @@ class ACTRNN(keras.layers.RNN):
                 axis=-1)
             return output, new_states
 
-        last, outputs, states = _keras_backend.rnn(
-            step,
-            sequences,
-            initial_state,
-            go_backwards=self.go_backwards,
-            mask=mask,
-            unroll=self.unroll,
-            input_length=sequences.shape[1],
-            zero_output_for_mask=self.zero_output_for_mask,
-            return_all_outputs=True,
-        )
+        last, outputs, states = run_layer_rnn(
+            self, step, sequences, initial_state, mask,
+            return_all_outputs=True)
         steps, remainders = outputs[..., units], outputs[..., units + 1]
         if mask is not None:
             valid = ops.cast(mask, work)
@@ -472,14 +459,9 @@ class ACTRNN(keras.layers.RNN):
         return output if len(result) == 1 else tuple(result)
 
     def compute_mask(self, _, mask):
-        if isinstance(mask, (list, tuple)):
-            mask = mask[0]
-        output_mask = mask if self.return_sequences else None
         extra = (len(self.cell.state_size) if self.return_state else 0) + (
             2 if self.return_ponder else 0)
-        if extra:
-            return [output_mask] + [None] * extra
-        return output_mask
+        return sequence_output_mask(mask, self.return_sequences, extra)
 
     def get_config(self):
         config = super().get_config()

@@ -12,9 +12,11 @@ import keras
 from keras import initializers
 from keras import ops
 from keras.layers import InputSpec
-from keras.src import backend as _keras_backend
 
 from keras_seqmem import _validation
+from keras_seqmem._ops import run_layer_rnn
+from keras_seqmem._ops import sequence_output_mask
+from keras_seqmem._ops import work_dtype
 from keras_seqmem.memory import addressing
 
 INIT_MODES = ("constant", "learned", "random")
@@ -35,12 +37,6 @@ NTMState.__doc__ = """The state of an `NTMCell`, unpacked (`cell.unpack_state`).
     read_weightings   [batch, num_read_heads, memory_size]    w^r_t
     write_weightings  [batch, num_write_heads, memory_size]   w^w_t
 """
-
-
-def _work_dtype(dtype):
-    """Addressing runs in float32 (float64 for a float64 layer)."""
-    dtype = keras.backend.standardize_dtype(dtype)
-    return "float64" if dtype == "float64" else "float32"
 
 
 def _clip_gradient(x, value):
@@ -393,7 +389,7 @@ class NTMCell(keras.layers.Layer):
 
     def initial_memory_and_weightings(self):
         """`(M_0 [N, W], w_0 [R + H, N])` in the working dtype (float32)."""
-        dtype = _work_dtype(self.compute_dtype)
+        dtype = work_dtype(self.compute_dtype)
         N, W = self.memory_size, self.word_size
         if self.memory_init == "constant":
             memory = ops.full((N, W), MEMORY_CONSTANT, dtype=dtype)
@@ -436,7 +432,7 @@ class NTMCell(keras.layers.Layer):
         n = len(self.controller_state_size)
         state_dtypes = [s.dtype for s in states[n:]]
         prev = self.unpack_state(states)
-        dtype = _work_dtype(self.compute_dtype)
+        dtype = work_dtype(self.compute_dtype)
         R, H, W = self.num_read_heads, self.num_write_heads, self.word_size
 
         # Controller, fed the input and the previous reads.
@@ -643,7 +639,7 @@ class NTM(keras.layers.RNN):
         if not isinstance(initial_state, (list, tuple)):
             initial_state = [initial_state]
         n = len(cell.controller_state_size)
-        work = _work_dtype(cell.compute_dtype)
+        work = work_dtype(cell.compute_dtype)
         initial_state = [
             ops.cast(s, cell.compute_dtype if i < n else work)
             for i, s in enumerate(initial_state)
@@ -660,17 +656,9 @@ class NTM(keras.layers.RNN):
                         ops.cast(s, work) for s in new_states[-2:]], axis=-1)
             return output, new_states
 
-        last, outputs, states = _keras_backend.rnn(
-            step,
-            sequences,
-            initial_state,
-            go_backwards=self.go_backwards,
-            mask=mask,
-            unroll=self.unroll,
-            input_length=sequences.shape[1],
-            zero_output_for_mask=self.zero_output_for_mask,
-            return_all_outputs=self.return_sequences or self.return_weightings,
-        )
+        last, outputs, states = run_layer_rnn(
+            self, step, sequences, initial_state, mask,
+            return_all_outputs=self.return_sequences or self.return_weightings)
         extra = []
         if self.return_weightings:
             read_w = ops.reshape(outputs[..., units : units + R * N],
@@ -709,17 +697,9 @@ class NTM(keras.layers.RNN):
         return output if len(result) == 1 else tuple(result)
 
     def compute_mask(self, _, mask):
-        if isinstance(mask, (list, tuple)):
-            mask = mask[0]
-        output_mask = mask if self.return_sequences else None
-        extra = 0
-        if self.return_state:
-            extra += len(self.cell.state_size)
-        if self.return_weightings:
-            extra += 2
-        if extra:
-            return [output_mask] + [None] * extra
-        return output_mask
+        extra = (len(self.cell.state_size) if self.return_state else 0) + (
+            2 if self.return_weightings else 0)
+        return sequence_output_mask(mask, self.return_sequences, extra)
 
     def get_config(self):
         config = super().get_config()

@@ -40,9 +40,9 @@ from keras.layers import InputSpec
 # loop, which keeps the loop stateless for XLA) only for cells that derive
 # from this mixin; its public alias does not exist, so import it from keras.
 from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
-from keras.src import backend as _keras_backend
 
 from keras_seqmem import _validation
+from keras_seqmem._ops import run_layer_rnn
 
 
 class FusedCell(keras.layers.Layer, DropoutRNNCell):
@@ -414,17 +414,8 @@ class SequenceRNN(keras.layers.RNN):
 
         if not isinstance(initial_state, (list, tuple)):
             initial_state = [initial_state]
-        return _keras_backend.rnn(
-            step,
-            sequences,
-            initial_state,
-            go_backwards=self.go_backwards,
-            mask=mask,
-            unroll=self.unroll,
-            input_length=sequences.shape[1],
-            zero_output_for_mask=self.zero_output_for_mask,
-            return_all_outputs=self.return_sequences,
-        )
+        return run_layer_rnn(self, step, sequences, initial_state, mask,
+                             return_all_outputs=self.return_sequences)
 
     def get_config(self):
         config = super().get_config()
