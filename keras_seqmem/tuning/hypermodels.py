@@ -76,7 +76,29 @@ class TaskData:
     test: tuple
 
 
-class TaskHyperModel(keras_tuner.HyperModel):
+class _SpaceHyperModel(keras_tuner.HyperModel):
+    """A hypermodel whose hyperparameters are its family's declared space
+    (`spaces.declare(hp, family, fixed)`); subclasses set `family` and
+    `fixed` and build the model of one set of values in `build_model`."""
+
+    family = None
+
+    def values(self, hp):
+        """Declares the family's space on `hp`; returns the trial's values."""
+        return spaces.declare(hp, self.family, self.fixed)
+
+    def declare_hyperparameters(self, hp):
+        self.values(hp)
+
+    def build(self, hp):
+        return self.build_model(self.values(hp))
+
+    def build_model(self, values):
+        """The compiled model of one set of values (of `values(hp)`)."""
+        raise NotImplementedError
+
+
+class TaskHyperModel(_SpaceHyperModel):
     """A hypermodel of one search-space family on one registered task.
 
     Args:
@@ -89,7 +111,6 @@ class TaskHyperModel(keras_tuner.HyperModel):
         name, tunable: As `keras_tuner.HyperModel`.
     """
 
-    family = None
     task_kinds = ()
 
     def __init__(self, task, *, fixed=None, task_params=None,
@@ -108,22 +129,6 @@ class TaskHyperModel(keras_tuner.HyperModel):
         self.embedding_dim = int(embedding_dim)
         super().__init__(name=name or f"{self.family}_{self.spec.name}",
                          tunable=tunable)
-
-    # The search space --------------------------------------------------
-
-    def values(self, hp):
-        """Declares the family's space on `hp`; returns the trial's values."""
-        return spaces.declare(hp, self.family, self.fixed)
-
-    def declare_hyperparameters(self, hp):
-        self.values(hp)
-
-    def build(self, hp):
-        return self.build_model(self.values(hp))
-
-    def build_model(self, values):
-        """The compiled model of one set of values (of `values(hp)`)."""
-        raise NotImplementedError
 
     # Data and metric ---------------------------------------------------
 
@@ -258,7 +263,7 @@ class ACTHyperModel(TaskHyperModel):
                                          jit_compile=True)
 
 
-class MemoryHyperModel(keras_tuner.HyperModel):
+class MemoryHyperModel(_SpaceHyperModel):
     """A `MemN2N` on bAbI, searched over the ``"memory"`` space (hops,
     weight tying, embedding size, sentence encoding, learning rate).
 
@@ -295,15 +300,6 @@ class MemoryHyperModel(keras_tuner.HyperModel):
         self.fixed = dict(fixed or {})
         spaces.declare(keras_tuner.HyperParameters(), self.family, self.fixed)
         super().__init__(name=name or "memory_babi", tunable=tunable)
-
-    def values(self, hp):
-        return spaces.declare(hp, self.family, self.fixed)
-
-    def declare_hyperparameters(self, hp):
-        self.values(hp)
-
-    def build(self, hp):
-        return self.build_model(self.values(hp))
 
     def build_model(self, values):
         model = training.build_memory_model(
