@@ -163,6 +163,9 @@ def plot(args, vocabulary):
         print(f"no trained model for task {task} in {output}; no plot")
         return None
     setting = dict(runs["setting"])
+    # The layer's memory is as long as the longest story (<= memory_size).
+    setting["memory_size"] = best_run(runs).get("memory_size") or setting[
+        "memory_size"]
     for key in ("epochs", "decay_every", "learning_rate",
                 "linear_start_learning_rate", "linear_start_max_epochs",
                 "linear_start", "model"):
@@ -215,7 +218,7 @@ def main(argv=None):
         per_task = dict(embedding_dim=20, hops=3, memory_size=50,
                         weight_tying="adjacent", encoding="position",
                         temporal_encoding=True, random_noise=0.1,
-                        linear_start=True, linear_start_max_epochs=40,
+                        empty_slots="attend", linear_start=True, linear_start_max_epochs=40,
                         linear_start_learning_rate=0.01, epochs=args.epochs,
                         decay_every=25, restarts=args.restarts)
         for task in args.tasks:

@@ -366,6 +366,7 @@ class BabiRestart:
     epochs: int
     linear_start_epochs: Optional[int]
     seconds: float
+    memory_size: Optional[int] = None  # the layer's memory_size (slots)
 
 
 def train_memory_network_on_babi(
@@ -382,6 +383,7 @@ def train_memory_network_on_babi(
     encoding="position",
     temporal_encoding=True,
     random_noise=0.1,
+    empty_slots="attend",
     linear_start=True,
     epochs=100,
     decay_every=25,
@@ -422,6 +424,12 @@ def train_memory_network_on_babi(
     phase early, as the paper words it, after k epochs without a lower
     validation loss.
 
+    Memory: the `memory_size` most recent sentences of each story; the
+    layer gets as many slots as the longest story fills (at most
+    `memory_size`), and with `empty_slots="attend"` (the default; see
+    `MemN2N`) the slots a story leaves empty take part in the softmax, as
+    in the reference code.
+
     Args:
         data_dir: The bAbI folder (holding `en/`).
         tasks: Task numbers trained together (one task: a per-task model;
@@ -454,10 +462,13 @@ def train_memory_network_on_babi(
         arrays["story"] = arrays["story"][:, :slots]
     train, validation = babi.split_validation(
         train, validation_fraction, seed=0)
+    # The layer's memory: as many slots as the longest story fills (at most
+    # memory_size), like the reference code's `config.sz`; with
+    # empty_slots="attend" the slots a story leaves empty are read too.
     layer_kwargs = dict(embedding_dim=embedding_dim, hops=hops,
-                        memory_size=memory_size, encoding=encoding,
+                        memory_size=slots, encoding=encoding,
                         temporal_encoding=temporal_encoding,
-                        random_noise=random_noise)
+                        random_noise=random_noise, empty_slots=empty_slots)
     if model == "memn2n":
         layer_kwargs["weight_tying"] = weight_tying
 
@@ -522,6 +533,7 @@ def train_memory_network_on_babi(
             linear_start_epochs=(None if ls is None or ls.ended_at_epoch is None
                                  else ls.ended_at_epoch + 1),
             seconds=seconds,
+            memory_size=slots,
         )
         restarts.append(restart)
         if on_restart is not None:

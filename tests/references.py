@@ -229,6 +229,26 @@ def memory_read(query, keys, values, slot_mask=None, softmax_weight=1.0):
     return read, weights
 
 
+def memory_read_with_empty_slots(query, keys, values, slot_mask, memory_size,
+                                 softmax_weight=1.0):
+    """`memory_read` over a memory of `memory_size` slots in which the slots
+    the story leaves empty, padding gaps included, are zero vectors: the
+    reference code's memory block. Built literally: the real slots' vectors,
+    zeros elsewhere, `memory_size − N'` more zero rows, a softmax over all.
+    Returns the read and the weights of the N' given slots, with 0 on the
+    empty ones (their read is zero whatever their weight)."""
+    batch, slots, _ = keys.shape
+    extra = memory_size - slots
+    assert extra >= 0
+    real = np.asarray(slot_mask, bool)[..., None]
+    k = np.concatenate([np.where(real, keys, 0.0),
+                        np.zeros((batch, extra, keys.shape[-1]))], axis=1)
+    v = np.concatenate([np.where(real, values, 0.0),
+                        np.zeros((batch, extra, values.shape[-1]))], axis=1)
+    read, weights = memory_read(query, k, v, None, softmax_weight)
+    return read, np.where(slot_mask, weights[:, :slots], 0.0)
+
+
 def position_encoding(J, d):
     """l_kj = (1 − j/J) − (k/d)(1 − 2j/J), as a (J, d) array (row j − 1)."""
     l = np.zeros((J, d))
@@ -249,13 +269,22 @@ def encode_sentence(ids, table, encoding):
     return vectors.sum(axis=0)
 
 
+def _read(u, m, c, real, lam, empty_slots_of):
+    if empty_slots_of is None:
+        return memory_read(u[None], m[None], c[None], real[None], lam)
+    return memory_read_with_empty_slots(u[None], m[None], c[None], real[None],
+                                        empty_slots_of, lam)
+
+
 def memn2n(story, question, weights, hops, weight_tying, encoding,
-           temporal_encoding, time_index=None):
+           temporal_encoding, time_index=None, empty_slots_of=None):
     """End-to-end memory network, one example at a time (Sukhbaatar et al.).
 
     `weights` are the layer's arrays by name. `time_index[b, i]` is the
     temporal index of slot i (default: the number of real sentences after
-    it). Returns (logits (B, V), attention (B, K, N)).
+    it). `empty_slots_of=N`: the read is over a memory of N slots whose
+    empty ones are zero vectors (`memory_read_with_empty_slots`).
+    Returns (logits (B, V), attention (B, K, N)).
     """
     E = weights["embeddings"]
     lam = float(weights.get("softmax_weight", 1.0))
@@ -287,7 +316,7 @@ def memn2n(story, question, weights, hops, weight_tying, encoding,
                 m, c = memory(k), memory(k + 1)
             else:
                 m, c = memory(0), memory(1)
-            o, p = memory_read(u[None], m[None], c[None], real[None], lam)
+            o, p = _read(u, m, c, real, lam, empty_slots_of)
             hops_attention.append(p[0])
             if weight_tying == "adjacent":
                 u = u + o[0]
@@ -302,7 +331,7 @@ def memn2n(story, question, weights, hops, weight_tying, encoding,
 
 
 def kv_memory_network(keys, values, question, weights, hops, encoding,
-                      temporal_encoding):
+                      temporal_encoding, empty_slots_of=None):
     """Key-value memory network (Miller et al. 2016), one example at a time:
     q^{h+1} = R_h (q^h + Σ_i softmax(A k_i · q^h)_i A_V v_i); logits B q."""
     A, A_V = weights["key_embedding"], weights["value_embedding"]
@@ -322,7 +351,7 @@ def kv_memory_network(keys, values, question, weights, hops, encoding,
         q = encode_sentence(question[b], A, encoding)
         hops_attention = []
         for h in range(hops):
-            o, p = memory_read(q[None], k[None], v[None], real[None])
+            o, p = _read(q, k, v, real, 1.0, empty_slots_of)
             hops_attention.append(p[0])
             q = weights["hop_kernels"][h].T @ (q + o[0])
         logits.append(weights["answer_embedding"] @ q)

@@ -305,6 +305,82 @@ def test_memn2n_gradients_match_finite_differences(weight_tying):
             rtol=1e-5, atol=1e-8, err_msg=variable.name)
 
 
+@pytest.mark.parametrize("softmax_weight", [1.0, 0.3])
+@pytest.mark.parametrize("variant", MEMN2N_VARIANTS[1:3], ids=lambda v: "-".join(
+    str(x) for x in v.values()))
+def test_memn2n_with_empty_slots_matches_numpy(variant, softmax_weight):
+    """empty_slots="attend": the read is over a memory of memory_size slots
+    whose unfilled ones are zero vectors (the reference NumPy builds that
+    block literally), so the story's weights sum to Σe^α / (Σe^α + N − n)."""
+    story, question = _story(seed=21)
+    layer = keras_seqmem.MemN2N(V, E, memory_size=9, dtype="float64",
+                                empty_slots="attend", **variant)
+    layer([story, question])
+    _randomise(layer, seed=22)
+    layer.softmax_weight.assign(softmax_weight)
+    logits, attention = layer([story, question], return_attention_scores=True)
+    want_logits, want_attention = references.memn2n(
+        story, question, _weights(layer), empty_slots_of=9, **variant)
+    np.testing.assert_allclose(attention, want_attention, rtol=1e-10,
+                               atol=1e-13)
+    np.testing.assert_allclose(logits, want_logits, rtol=1e-10, atol=1e-12)
+    if softmax_weight == 1.0:
+        total = keras.ops.convert_to_numpy(attention).sum(-1)
+        assert np.all(total < 1.0) and np.all(total > 0.0)
+    # Not the masked read: the empty slots take part.
+    masked = keras_seqmem.MemN2N(V, E, memory_size=9, dtype="float64",
+                                 **variant)
+    masked([story, question])
+    masked.set_weights(layer.get_weights())
+    assert not np.allclose(masked([story, question]), logits, atol=1e-6)
+
+
+def test_memn2n_with_empty_slots_gradients_match_finite_differences():
+    story, question = _story(seed=23, batch=2, slots=4, words=3)
+    variant = dict(hops=2, weight_tying="adjacent", encoding="position",
+                   temporal_encoding=True)
+    layer = keras_seqmem.MemN2N(V, 3, memory_size=6, dtype="float64",
+                                empty_slots="attend", **variant)
+    layer([story, question])
+    _randomise(layer, seed=24)
+    probe = np.random.default_rng(25).standard_normal((2, V))
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(layer([story, question]) * probe)
+    variables = layer.trainable_weights
+    grads = tape.gradient(loss, [v.value for v in variables])
+    raw = _weights(layer)
+
+    def reference_loss():
+        logits, _ = references.memn2n(story, question, raw, empty_slots_of=6,
+                                      **variant)
+        return np.sum(logits * probe)
+
+    for variable, grad in zip(variables, grads):
+        grad = tf.convert_to_tensor(grad).numpy()
+        np.testing.assert_allclose(
+            grad, references.numeric_grad(reference_loss, raw[variable.name]),
+            rtol=1e-5, atol=1e-8, err_msg=variable.name)
+
+
+def test_memn2n_with_empty_slots_reads_nothing_from_an_empty_story():
+    """A story without sentences: every weight is on the empty slots, the
+    read is zero (u passes through the hops unchanged), nothing is NaN."""
+    story, question = _story(seed=26)
+    story[1] = 0
+    layer = keras_seqmem.MemN2N(V, E, hops=2, memory_size=8,
+                                empty_slots="attend", temporal_encoding=False)
+    with tf.GradientTape() as tape:
+        logits, attention = layer([story, question],
+                                  return_attention_scores=True)
+        loss = tf.reduce_sum(logits)
+    grads = tape.gradient(loss, layer.trainable_weights)
+    np.testing.assert_array_equal(attention[1], 0.0)
+    E0 = layer.embeddings.numpy()
+    u = references.encode_sentence(question[1], E0[0], "position")
+    np.testing.assert_allclose(logits[1], E0[2] @ u, rtol=1e-5, atol=1e-6)
+    assert all(np.all(np.isfinite(tf.convert_to_tensor(g))) for g in grads)
+
+
 def test_memn2n_linear_start_removes_the_softmax():
     story, question = _story(seed=5)
     variant = dict(hops=2, weight_tying="adjacent", encoding="position",
@@ -405,6 +481,7 @@ def test_linear_start_callback_switches_the_softmax_back_under_xla():
     (dict(random_noise=1.5), "random_noise"),
     (dict(random_noise=0.1, temporal_encoding=False), "random_noise"),
     (dict(temporal_encoding=1), "temporal_encoding"),
+    (dict(empty_slots="zero"), "empty_slots"),
 ])
 def test_memn2n_bad_hyperparameters(kwargs, argument):
     with pytest.raises(ValueError, match=f"'mn'.*{argument}"):
@@ -451,6 +528,24 @@ def test_kv_memory_network_matches_numpy(encoding, temporal):
     want, _ = references.kv_memory_network(keys, keys, question,
                                            _weights(layer), **variant)
     np.testing.assert_allclose(two, want, rtol=1e-10, atol=1e-12)
+
+
+def test_kv_memory_network_with_empty_slots_matches_numpy():
+    keys, question = _story(seed=27)
+    values = np.random.default_rng(28).integers(1, V, keys.shape[:2] + (2,))
+    values[~np.any(keys != 0, -1)] = 0
+    variant = dict(hops=2, encoding="position", temporal_encoding=True)
+    layer = keras_seqmem.KeyValueMemoryNetwork(
+        V, E, memory_size=10, dtype="float64", empty_slots="attend", **variant)
+    layer([keys, values, question])
+    _randomise(layer, seed=29)
+    logits, attention = layer([keys, values, question],
+                              return_attention_scores=True)
+    want_logits, want_attention = references.kv_memory_network(
+        keys, values, question, _weights(layer), empty_slots_of=10, **variant)
+    np.testing.assert_allclose(attention, want_attention, rtol=1e-10,
+                               atol=1e-13)
+    np.testing.assert_allclose(logits, want_logits, rtol=1e-10, atol=1e-12)
 
 
 def test_kv_memory_network_gradients_match_finite_differences():
@@ -577,6 +672,9 @@ CASES = [
     for name, make, shapes, kwargs in [
         ("MemN2N-adjacent-PE-TE-RN", _make_memn2n,
          [(None, None), (None,)], dict(random_noise=0.1)),
+        ("MemN2N-adjacent-PE-TE-RN-attend", _make_memn2n,
+         [(None, None), (None,)],
+         dict(random_noise=0.1, empty_slots="attend")),
         ("MemN2N-layerwise-BoW", _make_memn2n, [(None, None), (None,)],
          dict(weight_tying="layerwise", encoding="bow",
               temporal_encoding=False)),
