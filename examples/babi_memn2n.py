@@ -175,7 +175,7 @@ def plot(args, vocabulary):
     model.load_weights(weights)
     path = args.plot or str(output / f"babi_task{task}_hops.png")
     _, predicted = training.write_memory_attention_plot(
-        model, vocabulary, example, path, setting["memory_size"])
+        model, vocabulary, example, path)
     print(f"hop attention for task {task}, test question {args.plot_index}: "
           f"{' '.join(example.question)}? answer {example.answer}, "
           f"predicted {predicted} -> {path}")

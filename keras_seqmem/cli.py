@@ -154,7 +154,7 @@ def _babi(args):
         embedding_dim=args.embedding_dim, hops=args.hops,
         memory_size=args.memory_size, encoding=args.encoding,
         temporal_encoding=not args.no_temporal_encoding,
-        random_noise=args.random_noise,
+        random_noise=args.random_noise, empty_slots=args.empty_slots,
         linear_start=not args.no_linear_start,
         linear_start_max_epochs=args.linear_start_epochs,
         learning_rate=args.learning_rate, epochs=args.epochs,
@@ -175,8 +175,7 @@ def _babi(args):
     if args.attention_plot:
         example = babi.load_babi(data_dir, tasks[:1], "test")[0]
         path, predicted = training.write_memory_attention_plot(
-            model, vocabulary, example, args.attention_plot,
-            args.memory_size)
+            model, vocabulary, example, args.attention_plot)
         print(f"hop attention for {' '.join(example.question)}? (answer "
               f"{example.answer}, predicted {predicted}) written to {path}")
     if args.save:
@@ -463,6 +462,11 @@ def build_parser():
                       choices=["position", "bow"])
     babi.add_argument("--no-temporal-encoding", action="store_true")
     babi.add_argument("--random-noise", type=float, default=0.1)
+    babi.add_argument("--empty-slots", default="attend",
+                      choices=["attend", "masked"],
+                      help="attend: the slots a story leaves empty take part "
+                      "in the memory softmax, as the reference code "
+                      "(default); masked: softmax over the sentences only")
     babi.add_argument("--no-linear-start", action="store_true")
     babi.add_argument("--linear-start-epochs", type=int, default=40,
                       help="epochs without the memory softmax, at learning "

@@ -551,7 +551,7 @@ def _better(a, b):
 
 
 def write_memory_attention_plot(model, vocabulary, example, path,
-                                memory_size=50):
+                                memory_size=None):
     """Hop-by-hop attention of a trained memory network for one bAbI
     question, as PNG (the analogue of Table 2 of Sukhbaatar et al. 2015).
 
@@ -560,7 +560,8 @@ def write_memory_attention_plot(model, vocabulary, example, path,
         vocabulary: The `babi.Vocabulary` it was trained with.
         example: A `babi.BabiExample`.
         path: The PNG file to write.
-        memory_size: The memory size it was trained with.
+        memory_size: The most recent sentences kept (default: the layer's
+            `memory_size`).
 
     Returns:
         `(path, predicted_answer)`.
@@ -573,6 +574,8 @@ def write_memory_attention_plot(model, vocabulary, example, path,
     if not layers:
         raise ValueError("write_memory_attention_plot expected a model with a "
                          "MemN2N or KeyValueMemoryNetwork layer.")
+    if memory_size is None:
+        memory_size = layers[0].memory_size
     arrays = babi.vectorize([example], vocabulary, memory_size)
     logits, attention = layers[0]([arrays["story"], arrays["query"]],
                                   return_attention_scores=True)

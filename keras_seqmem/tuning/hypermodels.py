@@ -276,6 +276,8 @@ class MemoryHyperModel(_SpaceHyperModel):
         data_dir: The bAbI folder holding `en/`.
         tasks: bAbI task numbers trained together.
         memory_size: Most recent sentences kept in memory.
+        empty_slots: The `MemN2N` argument ("attend": the slots a story
+            leaves empty take part in the softmax, as the bAbI training).
         fixed, name, tunable: As `TaskHyperModel`.
     """
 
@@ -283,7 +285,8 @@ class MemoryHyperModel(_SpaceHyperModel):
     metric_name = "error"
 
     def __init__(self, vocab_size=None, *, data_dir=None, tasks=(1,),
-                 memory_size=50, fixed=None, name=None, tunable=True):
+                 memory_size=50, empty_slots="attend", fixed=None, name=None,
+                 tunable=True):
         from keras_seqmem.tasks import babi
 
         self.data_dir = data_dir
@@ -297,6 +300,7 @@ class MemoryHyperModel(_SpaceHyperModel):
                              "`data_dir` (the bAbI folder).")
         self.vocab_size = int(vocab_size)
         self.memory_size = int(memory_size)
+        self.empty_slots = empty_slots
         self.fixed = dict(fixed or {})
         spaces.declare(keras_tuner.HyperParameters(), self.family, self.fixed)
         super().__init__(name=name or "memory_babi", tunable=tunable)
@@ -305,7 +309,8 @@ class MemoryHyperModel(_SpaceHyperModel):
         model = training.build_memory_model(
             self.vocab_size, "memn2n", embedding_dim=int(values["embedding_dim"]),
             hops=int(values["hops"]), memory_size=self.memory_size,
-            weight_tying=values["weight_tying"], encoding=values["encoding"])
+            weight_tying=values["weight_tying"], encoding=values["encoding"],
+            empty_slots=self.empty_slots)
         model.compile(
             keras.optimizers.Adam(values["learning_rate"],
                                   global_clipnorm=40.0),
