@@ -147,7 +147,46 @@ def report(args):
             else [len(load_runs(output / f"{JOINT}.json")["restarts"])]
         )
         print(f"  restarts per model: {min(restarts)}-{max(restarts)}")
+    if args.markdown:
+        print(markdown_table(columns, paper, TASK_NAMES))
     return ours, joint
+
+
+def markdown_table(columns, paper, names):
+    """The per-task table with the mean and failed rows, as Markdown."""
+    head = "| task | name |"
+    rule = "|---:|---|"
+    for title, _, _ in columns:
+        head += f" ours, {title} | paper | diff |"
+        rule += "---:|---:|---:|"
+    lines = [head, rule]
+    for task in range(1, 21):
+        line = f"| {task} | {names[task]} |"
+        for _, values, column in columns:
+            p = paper.get(column, {}).get(task)
+            ours = values.get(task)
+            line += " " + (f"{ours:.1f}" if ours is not None else "-") + " |"
+            line += f" {p if p is not None else ''} |"
+            line += (f" {ours - p:+.1f} |" if None not in (ours, p) else " |")
+        lines.append(line)
+    for label, summary in (
+        ("mean error", lambda v: sum(v) / len(v)),
+        ("failed (> 5%)", lambda v: sum(x > 5.0 for x in v)),
+    ):
+        line = f"| | **{label}** |"
+        for _, values, column in columns:
+            if not values:
+                line += " - | | |"
+                continue
+            ours = summary(list(values.values()))
+            theirs = summary([paper.get(column, {})[t] for t in values
+                              if t in paper.get(column, {})] or [0.0])
+            fmt = "{:.1f}" if label == "mean error" else "{}"
+            line += (f" **{fmt.format(ours)}** | {fmt.format(theirs)} |"
+                     f" {ours - theirs:+.1f} |" if label == "mean error" else
+                     f" **{fmt.format(ours)}** | {fmt.format(theirs)} | |")
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def plot(args, vocabulary):
@@ -198,6 +237,8 @@ def main(argv=None):
     parser.add_argument("--joint-epochs", type=int, default=60)
     parser.add_argument("--report", action="store_true",
                         help="print the table from saved runs; no training")
+    parser.add_argument("--markdown", action="store_true",
+                        help="with the report, also print it as Markdown")
     parser.add_argument("--plot", default=None,
                         help="PNG of the hop attention (default in --output)")
     parser.add_argument("--plot-task", type=int, default=2)

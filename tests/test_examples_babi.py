@@ -33,9 +33,13 @@ def test_babi_example_trains_resumes_and_reports(tmp_path, babi_dir):
     assert f"{100 * error:.1f}" in line and "0.0" in line, line
     assert "per task: 1 tasks, mean error" in first.stdout
     assert (tmp_path / "babi_task1_hops.png").exists()
-    second = _run(*args)
+    second = _run(*args, "--markdown")
     assert second.returncode == 0, second.stderr[-3000:]
     assert "training seeds" not in second.stdout
+    row = next(l for l in second.stdout.splitlines()
+               if l.startswith("| 1 | single-supporting-fact |"))
+    assert row.split(" | ")[2] == f"{100 * error:.1f}", row
+    assert "| | **failed (> 5%)** |" in second.stdout
     assert len(json.loads((tmp_path / "task_01.json").read_text())[
         "restarts"]) == 1
 
