@@ -242,7 +242,8 @@ class _StoryMemoryModel(keras.layers.Layer):
         # vectors (score 0, output 0) inside the softmax. They are one extra
         # score log(memory_size − n) (e^0 counted memory_size − n times),
         # whose weight is dropped since its output vector is zero.
-        dtype = "float64" if scores.dtype == "float64" else "float32"
+        dtype = keras.backend.standardize_dtype(scores.dtype)
+        dtype = "float64" if dtype == "float64" else "float32"
         scores = ops.cast(scores, dtype)
         n = ops.sum(ops.cast(slot_mask, dtype), axis=-1, keepdims=True)
         empty = ops.maximum(float(self.memory_size) - n, 0.0)  # (batch, 1)
