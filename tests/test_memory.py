@@ -246,6 +246,27 @@ def _randomise(layer, seed=0, scale=0.5):
     layer.set_weights(values)
 
 
+def _check_gradients(layer, inputs, reference, seed):
+    """The layer's gradients of `Σ logits · probe` (probe ~ N(0, 1)) against
+    finite differences of `reference(weights by name) -> logits`."""
+    batch = inputs[0].shape[0]
+    probe = np.random.default_rng(seed).standard_normal((batch, V))
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(layer(inputs) * probe)
+    variables = layer.trainable_weights
+    grads = tape.gradient(loss, [v.value for v in variables])
+    raw = _weights(layer)
+
+    def reference_loss():
+        return np.sum(reference(raw) * probe)
+
+    for variable, grad in zip(variables, grads):
+        grad = tf.convert_to_tensor(grad).numpy()  # IndexedSlices -> dense
+        np.testing.assert_allclose(
+            grad, references.numeric_grad(reference_loss, raw[variable.name]),
+            rtol=1e-5, atol=1e-8, err_msg=variable.name)
+
+
 MEMN2N_VARIANTS = [
     dict(hops=1, weight_tying="adjacent", encoding="bow",
          temporal_encoding=False),
@@ -287,22 +308,10 @@ def test_memn2n_gradients_match_finite_differences(weight_tying):
                                 **variant)
     layer([story, question])
     _randomise(layer, seed=3)
-    probe = np.random.default_rng(4).standard_normal((2, V))
-    with tf.GradientTape() as tape:
-        loss = tf.reduce_sum(layer([story, question]) * probe)
-    variables = layer.trainable_weights
-    grads = tape.gradient(loss, [v.value for v in variables])
-    raw = _weights(layer)
-
-    def reference_loss():
-        logits, _ = references.memn2n(story, question, raw, **variant)
-        return np.sum(logits * probe)
-
-    for variable, grad in zip(variables, grads):
-        grad = tf.convert_to_tensor(grad).numpy()  # IndexedSlices -> dense
-        np.testing.assert_allclose(
-            grad, references.numeric_grad(reference_loss, raw[variable.name]),
-            rtol=1e-5, atol=1e-8, err_msg=variable.name)
+    _check_gradients(
+        layer, [story, question],
+        lambda raw: references.memn2n(story, question, raw, **variant)[0],
+        seed=4)
 
 
 @pytest.mark.parametrize("softmax_weight", [1.0, 0.3])
@@ -343,23 +352,11 @@ def test_memn2n_with_empty_slots_gradients_match_finite_differences():
                                 empty_slots="attend", **variant)
     layer([story, question])
     _randomise(layer, seed=24)
-    probe = np.random.default_rng(25).standard_normal((2, V))
-    with tf.GradientTape() as tape:
-        loss = tf.reduce_sum(layer([story, question]) * probe)
-    variables = layer.trainable_weights
-    grads = tape.gradient(loss, [v.value for v in variables])
-    raw = _weights(layer)
-
-    def reference_loss():
-        logits, _ = references.memn2n(story, question, raw, empty_slots_of=6,
-                                      **variant)
-        return np.sum(logits * probe)
-
-    for variable, grad in zip(variables, grads):
-        grad = tf.convert_to_tensor(grad).numpy()
-        np.testing.assert_allclose(
-            grad, references.numeric_grad(reference_loss, raw[variable.name]),
-            rtol=1e-5, atol=1e-8, err_msg=variable.name)
+    _check_gradients(
+        layer, [story, question],
+        lambda raw: references.memn2n(story, question, raw, empty_slots_of=6,
+                                      **variant)[0],
+        seed=25)
 
 
 def test_memn2n_with_empty_slots_reads_nothing_from_an_empty_story():
@@ -556,23 +553,11 @@ def test_kv_memory_network_gradients_match_finite_differences():
                                                dtype="float64", **variant)
     layer([keys, values, question])
     _randomise(layer, seed=15)
-    probe = np.random.default_rng(16).standard_normal((2, V))
-    with tf.GradientTape() as tape:
-        loss = tf.reduce_sum(layer([keys, values, question]) * probe)
-    variables = layer.trainable_weights
-    grads = tape.gradient(loss, [v.value for v in variables])
-    raw = _weights(layer)
-
-    def reference_loss():
-        logits, _ = references.kv_memory_network(keys, values, question,
-                                                 raw, **variant)
-        return np.sum(logits * probe)
-
-    for variable, grad in zip(variables, grads):
-        grad = tf.convert_to_tensor(grad).numpy()
-        np.testing.assert_allclose(
-            grad, references.numeric_grad(reference_loss, raw[variable.name]),
-            rtol=1e-5, atol=1e-8, err_msg=variable.name)
+    _check_gradients(
+        layer, [keys, values, question],
+        lambda raw: references.kv_memory_network(keys, values, question, raw,
+                                                 **variant)[0],
+        seed=16)
 
 
 def test_kv_memory_network_identity_hops_start_as_identity():
