@@ -14,6 +14,9 @@ import ast
 import os
 import sys
 
+from keras_seqmem._extras import MissingExtraError
+from keras_seqmem._extras import require
+
 
 def _parse_param(text):
     """`key=value` -> (key, python value); values are literals or strings."""
@@ -40,14 +43,10 @@ def _train_callbacks(args):
         # (the backup is deleted when training completes).
         callbacks.append(keras.callbacks.BackupAndRestore(args.checkpoint_dir))
     if args.tensorboard:
-        import importlib.util
-
-        # tf.summary's writers live in the tensorboard package, which
-        # tensorflow-cpu does not install.
-        if importlib.util.find_spec("tensorboard") is None:
-            raise SystemExit(
-                "keras-seqmem: --tensorboard expected the tensorboard "
-                "package (pip install tensorboard)")
+        # keras.callbacks.TensorBoard writes with tf.summary, whose writers
+        # live in the tensorboard package (TensorFlow >= 2.20 does not
+        # install it), on every backend.
+        require("--tensorboard", ["tensorboard", "tensorflow"])
         callbacks.append(keras.callbacks.TensorBoard(args.tensorboard))
     if args.early_stopping is not None:
         callbacks.append(keras.callbacks.EarlyStopping(
@@ -79,6 +78,8 @@ def _train(args):
         raise SystemExit(
             "keras-seqmem: --alignment-plot expected a model with attention, "
             "got --model-arg use_attention=False")
+    if args.alignment_plot:
+        require("--alignment-plot", ["matplotlib"])
     print(
         f"keras-seqmem: training {args.model} ({args.units} units) on "
         f"{spec.name} {task_params or ''} for {args.epochs} epochs, "
@@ -129,6 +130,8 @@ def _babi(args):
         raise SystemExit(
             "keras-seqmem: --data-dir expected the bAbI folder holding en/ "
             "(tasks_1-20_v1-2), or set KERAS_SEQMEM_BABI_DIR")
+    if args.attention_plot:
+        require("--attention-plot", ["matplotlib"])
     vocabulary = babi.build_vocabulary(data_dir)
     tasks = list(args.tasks)
     print(
@@ -192,6 +195,10 @@ def _ntm(args):
 
     spec = get_task(args.task)  # argparse has checked it is a sequence task
     task_params = dict(args.param or [])
+    if args.weightings_plot and args.model != "ntm":
+        raise SystemExit("keras-seqmem: --weightings-plot needs --model ntm")
+    if args.weightings_plot:
+        require("--weightings-plot", ["matplotlib"])
     kwargs = dict(optimizer=args.optimizer, learning_rate=args.learning_rate,
                   units=args.units, jit_compile=not args.no_jit)
     if args.model == "ntm":
@@ -222,9 +229,6 @@ def _ntm(args):
         for length, bits in errors.items():
             print(f"length {length}: {bits:.3f} bits/sequence")
     if args.weightings_plot:
-        if args.model != "ntm":
-            raise SystemExit("keras-seqmem: --weightings-plot needs --model "
-                             "ntm")
         length = args.test_lengths[0] if args.test_lengths else None
         path = sequence_training.write_weightings_plot(
             result.model, spec, args.weightings_plot, length=length,
@@ -237,12 +241,33 @@ def _ntm(args):
     return 0
 
 
+KERASTUNER_ENV = ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP",
+                  "KERASTUNER_ORACLE_PORT")
+"""The environment variables of KerasTuner's distributed mode."""
+
+
+def _kerastuner_role():
+    """None, ``"chief"`` or ``"worker"``: KerasTuner's distributed tuning
+    is configured by its documented environment variables
+    (:data:`KERASTUNER_ENV`; KERASTUNER_ORACLE_IP turns it on, and the
+    chief's KERASTUNER_TUNER_ID is ``chief``)."""
+    if "KERASTUNER_ORACLE_IP" not in os.environ:
+        return None
+    missing = [name for name in KERASTUNER_ENV if not os.environ.get(name)]
+    if missing:
+        raise SystemExit(
+            f"keras-seqmem: KERASTUNER_ORACLE_IP is set, so distributed "
+            f"tuning also expected {' and '.join(missing)}")
+    return ("chief" if "chief" in os.environ["KERASTUNER_TUNER_ID"]
+            else "worker")
+
+
 def _tune(args):
     import json
 
-    from keras_tuner.src.distribute import utils as kt_distribute
+    from keras_seqmem import tuning  # says which extra if KerasTuner is not
 
-    from keras_seqmem import tuning
+    role = _kerastuner_role()
 
     task_params = dict(args.param or [])
     if args.length is not None:
@@ -284,8 +309,7 @@ def _tune(args):
             overwrite=args.overwrite, seed=args.seed)
     except ValueError as error:
         raise SystemExit(f"keras-seqmem: {error}")
-    worker = (kt_distribute.has_chief_oracle()
-              and not kt_distribute.is_chief_oracle())
+    worker = role == "worker"
     print(
         f"keras-seqmem: tuning the {args.family} family on {args.task} "
         f"{task_params or ''} with {args.tuner} search ("
@@ -295,7 +319,7 @@ def _tune(args):
         + f"), objective {args.objective}, fixed {fixed or 'nothing'}; "
         f"trials in {os.path.join(args.directory, project)}"
         + (f", as tuner {os.environ['KERASTUNER_TUNER_ID']}"
-           if kt_distribute.has_chief_oracle() else ""), flush=True)
+           if role else ""), flush=True)
     tuner.search_space_summary()
     # The datasets are shuffled (with the seed) by make_data already.
     tuner.search(data.train, validation_data=data.validation,
@@ -611,9 +635,15 @@ def build_parser():
 
 
 def main(argv=None):
+    """Runs the command; returns its exit status (2, with a one-line
+    message, when a feature needs an extra that is not installed)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except MissingExtraError as error:
+        print(f"keras-seqmem: {error}", file=sys.stderr, flush=True)
+        return 2
 
 
 if __name__ == "__main__":

@@ -5,6 +5,9 @@
     plot_ntm_weightings(write_weightings, read_weightings, "ntm.png")
     plot_ponder_time(steps + remainders, "ponder.png", labels=[...])
     plot_ponder_by(difficulty, {"tau=0.001": ponder}, "ponder_by.png")
+
+Needs the `plots` extra (matplotlib): ``pip install "keras-seqmem[plots]"``;
+without it, each function raises a one-line `ImportError` saying so.
 """
 
 import os
@@ -13,6 +16,9 @@ import numpy as np
 
 
 def _pyplot():
+    from keras_seqmem._extras import require
+
+    require("keras_seqmem.plots", ["matplotlib"])
     import matplotlib
 
     matplotlib.use("Agg")  # files only; never needs a display

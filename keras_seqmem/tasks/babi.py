@@ -806,6 +806,9 @@ def make_dataset(
         raise ValueError(f"bAbI make_dataset: arrays lack {missing}")
     n = _num_examples({k: arrays[k] for k in ("story", "query", "answer")})
 
+    from keras_seqmem._extras import require
+
+    require("keras_seqmem.tasks.babi.make_dataset (tf.data)", ["tensorflow"])
     import tensorflow as tf  # Lazy: reading and vectorizing need numpy only.
 
     ds = tf.data.Dataset.from_tensor_slices(

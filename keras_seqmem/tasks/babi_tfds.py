@@ -4,7 +4,10 @@ Importing this module registers the builder :class:`Babi` under the TFDS
 name ``"babi"`` (TFDS's own catalog has no ``babi``), so that
 ``tfds.builder("babi/qa1")`` and ``tfds.load("babi/qa1")`` find it. It is
 kept out of ``keras_seqmem.tasks`` so that ``import keras_seqmem`` does not
-import ``tensorflow_datasets``: import this module explicitly.
+import ``tensorflow_datasets``: import this module explicitly. It needs the
+``data`` extra and TensorFlow (``pip install "keras-seqmem[data]"`` beside a
+TensorFlow backend); without them, importing it raises a one-line
+``ImportError`` naming the ``pip install`` that provides them.
 
 Nothing is downloaded: the data comes from the ``manual_dir`` of the
 download config, which holds the ``tasks_1-20_v1-2`` folder, or its ``en/``
@@ -44,10 +47,16 @@ import dataclasses
 import pathlib
 
 import numpy as np
-import tensorflow_datasets as tfds
-from etils import epath
 
-from . import babi
+from keras_seqmem._extras import require
+
+require("keras_seqmem.tasks.babi_tfds",
+        ["tensorflow_datasets", "tensorflow"])
+
+import tensorflow_datasets as tfds  # noqa: E402
+from etils import epath  # noqa: E402  (installed by tensorflow-datasets)
+
+from . import babi  # noqa: E402
 
 __all__ = ["Babi", "BabiConfig"]
 

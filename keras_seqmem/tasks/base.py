@@ -495,6 +495,9 @@ def make_dataset(
     else:
         elements = (x, y)
 
+    from keras_seqmem._extras import require
+
+    require("keras_seqmem.tasks.make_dataset (tf.data)", ["tensorflow"])
     import tensorflow as tf  # Lazy: generation itself needs numpy only.
 
     ds = tf.data.Dataset.from_tensor_slices(elements)

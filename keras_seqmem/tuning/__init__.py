@@ -12,8 +12,14 @@
 
 The command line is `keras-seqmem tune`; `examples/distributed_tuning.py`
 runs a search in KerasTuner's chief/worker mode. See
-`docs/pages/tuning.md`.
+`docs/pages/tuning.md`. Needs the `tune` extra (KerasTuner):
+``pip install "keras-seqmem[tune]"``; without it, importing this package
+raises a one-line `ImportError` saying so.
 """
+
+from keras_seqmem._extras import require
+
+require("keras_seqmem.tuning", ["keras_tuner"])
 
 from keras_seqmem.tuning.hypermodels import HYPERMODELS
 from keras_seqmem.tuning.hypermodels import TUNERS

@@ -43,6 +43,7 @@ import keras_tuner
 import numpy as np
 
 from keras_seqmem import tasks as _tasks
+from keras_seqmem._extras import require
 from keras_seqmem import training
 from keras_seqmem.tuning import spaces
 
@@ -388,15 +389,7 @@ class _RecordsWorker:
     when a trial ends: KerasTuner's own `trial.json` (written by the
     oracle, on the chief in distributed mode) does not say which worker ran
     the trial.
-
-    Also: KerasTuner imports `tensorboard` at every trial with the
-    TensorFlow backend, which TensorFlow 2.21 no longer installs; here it
-    is imported only when a `TensorBoard` callback is given.
     """
-
-    def _configure_tensorboard_dir(self, callbacks, trial, execution=0):
-        if any(type(c).__name__ == "TensorBoard" for c in callbacks):
-            super()._configure_tensorboard_dir(callbacks, trial, execution)
 
     def on_trial_end(self, trial):
         path = os.path.join(self.get_trial_dir(trial.trial_id), WORKER_RECORD)
@@ -449,6 +442,13 @@ def make_tuner(tuner, hypermodel, *, objective="val_loss", max_trials=10,
     if tuner not in TUNERS:
         raise ValueError(f"Unknown tuner {tuner!r}; expected one of "
                          f"{sorted(TUNERS)}")
+    if keras.backend.backend() == "tensorflow":
+        # KerasTuner imports TensorBoard's hparams API at every trial on
+        # this backend; TensorFlow >= 2.20 does not install it.
+        require("KerasTuner on the TensorFlow backend", ["tensorboard"],
+                extra="tune")
+    if tuner == "bayesian":
+        require("Bayesian optimisation", ["scipy", "sklearn"], extra="tune")
     common = dict(objective=objective, directory=directory,
                   project_name=project_name, overwrite=overwrite,
                   seed=None if seed is None else int(seed) + 1, **kwargs)
