@@ -20,6 +20,7 @@ from keras_seqmem.recurrent import LeakyRNN
 from keras_seqmem.recurrent import LeakyRNNCell
 from keras_seqmem.recurrent import PeepholeLSTM
 from keras_seqmem.recurrent import PeepholeLSTMCell
+from keras_seqmem.recurrent import RNN
 
 __version__ = "0.1.0"
 
@@ -40,5 +41,6 @@ __all__ = [
     "NTMCell",
     "PeepholeLSTM",
     "PeepholeLSTMCell",
+    "RNN",
     "Seq2Seq",
 ]

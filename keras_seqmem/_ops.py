@@ -2,13 +2,17 @@
 
 One masked softmax for the whole package: attention weights over source
 positions and memory reads over slots both go through `masked_softmax`.
-`work_dtype`, `run_layer_rnn` and `sequence_output_mask` serve the sequence
-layers that run their own step (the recurrent fast path, `NTM`, `ACTRNN`).
+`work_dtype`, `run_layer_rnn`, `call_cell` and `sequence_output_mask` serve
+the sequence layers that run their own step (the recurrent fast path, `NTM`,
+`ACTRNN`, `AttentiveDecoder`).
 """
+
+import inspect
 
 import keras
 from keras import ops
-from keras.src import backend as _keras_backend
+
+from keras_seqmem import _loop
 
 
 def work_dtype(dtype):
@@ -20,20 +24,45 @@ def work_dtype(dtype):
 
 def run_layer_rnn(layer, step, sequences, initial_state, mask,
                   return_all_outputs):
-    """Keras' RNN loop over `sequences` with `step`, under the settings of
-    the `keras.layers.RNN` subclass `layer` (`go_backwards`, `unroll`,
-    `zero_output_for_mask`). Returns `(last_output, outputs, states)`."""
-    return _keras_backend.rnn(
+    """keras_seqmem's loop (`_loop.rnn`) over `sequences` with `step`,
+    under the settings of the `keras.layers.RNN` subclass `layer`
+    (`go_backwards`, `unroll`, `zero_output_for_mask`). Returns
+    `(last_output, outputs, states)`; `outputs` is None unless
+    `return_all_outputs`."""
+    return _loop.rnn(
         step,
         sequences,
         initial_state,
         go_backwards=layer.go_backwards,
         mask=mask,
         unroll=layer.unroll,
-        input_length=sequences.shape[1],
         zero_output_for_mask=layer.zero_output_for_mask,
         return_all_outputs=return_all_outputs,
     )
+
+
+def accepts_training(fn):
+    """Whether the callable `fn` takes a `training` keyword argument."""
+    try:
+        parameters = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == "training" or p.kind is p.VAR_KEYWORD
+               for p in parameters)
+
+
+def call_cell(cell, inputs, states, training=None):
+    """`cell(inputs, states)`, passing `training` where the cell takes it.
+
+    A Keras layer's `__call__` forwards `training` to `call` only when
+    `call` declares it (the documented Keras 3 behaviour), so layers always
+    get it; any other callable cell gets it when its `call` signature has
+    it."""
+    if isinstance(cell, keras.layers.Layer):
+        return cell(inputs, states, training=training)
+    if accepts_training(cell.call):
+        return cell.call(inputs, states, training=training)
+    return cell.call(inputs, states)
 
 
 def sequence_output_mask(mask, return_sequences, extra_outputs):

@@ -12,9 +12,12 @@ from keras import ops
 from keras.layers import InputSpec
 
 from keras_seqmem import _validation
+from keras_seqmem._ops import call_cell
 from keras_seqmem._ops import run_layer_rnn
 from keras_seqmem._ops import sequence_output_mask
 from keras_seqmem._ops import work_dtype
+from keras_seqmem._dropout import prepare_dropout_masks
+from keras_seqmem._dropout import reset_dropout_masks
 
 HALTING_INPUTS = ("output", "state")
 
@@ -53,7 +56,11 @@ class ACT(keras.layers.Layer):
     (`maximum_iterations`); examples that have halted are masked out (their
     `p^n` is 0) while the others go on, and the loop ends when every example
     of the batch has halted. So it compiles with XLA, and the work of a
-    step is that of the slowest example in the batch.
+    step is that of the slowest example in the batch. On JAX, which cannot
+    differentiate a `while` loop in reverse mode, it is a `fori_loop` of
+    `M` iterations (a scan) whose body runs the cell under `cond` only
+    while some example is still running: the same function and gradients,
+    with the empty iterations left over.
 
     Halting, the probabilities and the weighted means are computed in
     float32 under mixed precision (float64 in a float64 layer).
@@ -240,9 +247,6 @@ class ACT(keras.layers.Layer):
         threshold = 1.0 - self.halting_epsilon
         last_step = self.max_ponder_steps - 1
         num_states = len(states)
-        kwargs = {}
-        if getattr(self.cell, "_call_has_training_arg", False):
-            kwargs["training"] = training
         zeros = ops.zeros((batch,), work)
 
         # Flat loop variables: n, s (num_states), acc_out, acc_s
@@ -255,7 +259,8 @@ class ACT(keras.layers.Layer):
             cumulative, running, steps, remainder = loop[2 + 2 * num_states :]
             first = ops.cast(ops.equal(n, 0), inputs.dtype)
             x = first * first_input + (1 - first) * later_input
-            output, new_states = self.cell(x, chain, **kwargs)
+            output, new_states = call_cell(self.cell, x, chain,
+                                           training=training)
             new_states = [ops.cast(s, d) for s, d in
                           zip(_as_list(new_states), state_dtypes)]
             h = self._halting(output, new_states)
@@ -288,8 +293,21 @@ class ACT(keras.layers.Layer):
             zeros,
             zeros,
         )
-        loop = ops.while_loop(cond, body, initial,
-                              maximum_iterations=self.max_ponder_steps)
+        if keras.backend.backend() == "jax":
+            # JAX cannot differentiate a while loop in reverse mode; a
+            # fori_loop with static bounds is a scan, which it can. Once
+            # every example has halted, `cond` skips the cell (the early
+            # exit as far as JAX allows: the remaining iterations are
+            # empty).
+            def scan_body(_, loop):
+                return ops.cond(cond(*loop), lambda: tuple(body(*loop)),
+                                lambda: tuple(loop))
+
+            loop = ops.fori_loop(0, self.max_ponder_steps, scan_body,
+                                 initial)
+        else:
+            loop = ops.while_loop(cond, body, initial,
+                                  maximum_iterations=self.max_ponder_steps)
         acc_out = loop[1 + num_states]
         acc_states = loop[2 + num_states : 2 + 2 * num_states]
         steps, remainder = loop[-2], loop[-1]
@@ -423,9 +441,20 @@ class ACTRNN(keras.layers.RNN):
                 axis=-1)
             return output, new_states
 
-        last, outputs, states = run_layer_rnn(
-            self, step, sequences, initial_state, mask,
-            return_all_outputs=True)
+        if training:
+            # The inner cell's dropout masks, once per sequence; its input
+            # is [x_t, first-step flag].
+            batch = ops.shape(sequences)[0]
+            prepare_dropout_masks(
+                cell.cell,
+                ops.zeros((batch, sequences.shape[-1] + 1), cell.compute_dtype),
+                initial_state)
+        try:
+            last, outputs, states = run_layer_rnn(
+                self, step, sequences, initial_state, mask,
+                return_all_outputs=True)
+        finally:
+            reset_dropout_masks(cell.cell)
         steps, remainders = outputs[..., units], outputs[..., units + 1]
         if mask is not None:
             valid = ops.cast(mask, work)

@@ -1,8 +1,8 @@
 """A decoder that attends before every step, in Bahdanau's RNNsearch order.
 
 Keras 3's `RNN` dropped `constants`, so a cell can no longer see the encoder
-outputs; this layer runs the recurrence itself (with Keras's own loop,
-`keras.src.backend.rnn`), closing over the attention memory, and exposes the
+outputs; this layer runs the recurrence itself (on keras_seqmem's own loop,
+`keras_seqmem._loop.rnn`), closing over the attention memory, and exposes the
 single step (`step`) that greedy and beam-search decoding reuse, so training
 and inference compute exactly the same function.
 """
@@ -12,10 +12,11 @@ import collections
 import keras
 from keras import ops
 from keras import tree
-from keras.src import backend as _keras_backend
-from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
-
+from keras_seqmem import _loop
 from keras_seqmem import _validation
+from keras_seqmem._ops import call_cell
+from keras_seqmem._dropout import prepare_dropout_masks
+from keras_seqmem._dropout import reset_dropout_masks
 from keras_seqmem.attention.bahdanau import BahdanauAttention
 
 AttentionMemory = collections.namedtuple(
@@ -248,10 +249,8 @@ class AttentiveDecoder(keras.layers.Layer):
         cell_inputs = ops.concatenate(
             [inputs, ops.cast(context, inputs.dtype)], axis=-1
         )
-        kwargs = {}
-        if getattr(self.cell, "_call_has_training_arg", False):
-            kwargs["training"] = training
-        output, new_states = self.cell(cell_inputs, states, **kwargs)
+        output, new_states = call_cell(
+            self.cell, cell_inputs, states, training=training)
         if not tree.is_nested(new_states):
             new_states = [new_states]
         if self.output_context:
@@ -293,7 +292,8 @@ class AttentiveDecoder(keras.layers.Layer):
                 f"initial state tensor(s) for cell {self.cell.name}, got "
                 f"{len(initial_state)}."
             )
-        self._configure_dropout(targets, memory, initial_state)
+        if training:
+            self._configure_dropout(targets, initial_state)
 
         def step_function(x_t, states):
             output, new_states, alignment = self.step(
@@ -303,16 +303,17 @@ class AttentiveDecoder(keras.layers.Layer):
                 return (output, ops.cast(alignment, output.dtype)), new_states
             return output, new_states
 
-        last, outputs, states = _keras_backend.rnn(
-            step_function,
-            targets,
-            initial_state,
-            mask=target_mask,
-            input_length=targets.shape[1],
-            zero_output_for_mask=self.return_sequences,
-            return_all_outputs=self.return_sequences,
-        )
-        self._reset_dropout()
+        try:
+            last, outputs, states = _loop.rnn(
+                step_function,
+                targets,
+                initial_state,
+                mask=target_mask,
+                zero_output_for_mask=self.return_sequences,
+                return_all_outputs=self.return_sequences,
+            )
+        finally:
+            reset_dropout_masks(self.cell)
         result = outputs if self.return_sequences else last
         if self.return_alignments:
             result = list(result)
@@ -322,22 +323,14 @@ class AttentiveDecoder(keras.layers.Layer):
             result += list(states)
         return result[0] if len(result) == 1 else tuple(result)
 
-    def _configure_dropout(self, targets, memory, states):
-        # As keras.layers.RNN: make the dropout masks once per sequence, on
+    def _configure_dropout(self, targets, states):
+        # As keras_seqmem.RNN: make the dropout masks once per sequence, on
         # the shape of the cell's input [x_t; c_t], outside the loop.
-        if isinstance(self.cell, DropoutRNNCell):
-            context_dim = self._memory_features
-            cell_inputs = ops.zeros(
-                (ops.shape(targets)[0], targets.shape[-1] + context_dim),
-                dtype=targets.dtype,
-            )
-            self.cell.get_dropout_mask(cell_inputs)
-            self.cell.get_recurrent_dropout_mask(states[0])
-
-    def _reset_dropout(self):
-        if isinstance(self.cell, DropoutRNNCell):
-            self.cell.reset_dropout_mask()
-            self.cell.reset_recurrent_dropout_mask()
+        cell_inputs = ops.zeros(
+            (ops.shape(targets)[0], targets.shape[-1] + self._memory_features),
+            dtype=targets.dtype,
+        )
+        prepare_dropout_masks(self.cell, cell_inputs, states)
 
     def compute_mask(self, inputs, mask=None):
         target_mask = None if mask is None else mask[0]

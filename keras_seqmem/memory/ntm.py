@@ -14,9 +14,12 @@ from keras import ops
 from keras.layers import InputSpec
 
 from keras_seqmem import _validation
+from keras_seqmem._ops import call_cell
 from keras_seqmem._ops import run_layer_rnn
 from keras_seqmem._ops import sequence_output_mask
 from keras_seqmem._ops import work_dtype
+from keras_seqmem._dropout import prepare_dropout_masks
+from keras_seqmem._dropout import reset_dropout_masks
 from keras_seqmem.memory import addressing
 
 INIT_MODES = ("constant", "learned", "random")
@@ -440,11 +443,9 @@ class NTMCell(keras.layers.Layer):
             ops.cast(prev.read_vectors, inputs.dtype), (-1, R * W))
         controller_input = ops.concatenate([inputs, reads_tm1], axis=-1)
         if self.recurrent_controller:
-            kwargs = {}
-            if getattr(self.controller, "_call_has_training_arg", False):
-                kwargs["training"] = training
-            h, controller_states = self.controller(
-                controller_input, prev.controller, **kwargs)
+            h, controller_states = call_cell(
+                self.controller, controller_input, prev.controller,
+                training=training)
             if not isinstance(controller_states, (list, tuple)):
                 controller_states = [controller_states]
             controller_states = list(controller_states)
@@ -656,9 +657,23 @@ class NTM(keras.layers.RNN):
                         ops.cast(s, work) for s in new_states[-2:]], axis=-1)
             return output, new_states
 
-        last, outputs, states = run_layer_rnn(
-            self, step, sequences, initial_state, mask,
-            return_all_outputs=self.return_sequences or self.return_weightings)
+        if training and cell.recurrent_controller:
+            # The controller's dropout masks, once per sequence; its input
+            # is [x_t, r_{t-1}].
+            prepare_dropout_masks(
+                cell.controller,
+                ops.zeros((ops.shape(sequences)[0],
+                           sequences.shape[-1] + R * cell.word_size),
+                          cell.compute_dtype),
+                initial_state[:n])
+        try:
+            last, outputs, states = run_layer_rnn(
+                self, step, sequences, initial_state, mask,
+                return_all_outputs=(self.return_sequences
+                                    or self.return_weightings))
+        finally:
+            if cell.recurrent_controller:
+                reset_dropout_masks(cell.controller)
         extra = []
         if self.return_weightings:
             read_w = ops.reshape(outputs[..., units : units + R * N],

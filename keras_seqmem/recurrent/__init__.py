@@ -6,6 +6,7 @@ from keras_seqmem.recurrent.leaky_rnn import LeakyRNN
 from keras_seqmem.recurrent.leaky_rnn import LeakyRNNCell
 from keras_seqmem.recurrent.peephole_lstm import PeepholeLSTM
 from keras_seqmem.recurrent.peephole_lstm import PeepholeLSTMCell
+from keras_seqmem.recurrent.rnn import RNN
 
 __all__ = [
     "CoupledLSTM",
@@ -14,4 +15,5 @@ __all__ = [
     "LeakyRNNCell",
     "PeepholeLSTM",
     "PeepholeLSTMCell",
+    "RNN",
 ]

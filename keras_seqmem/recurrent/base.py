@@ -36,16 +36,12 @@ from keras import ops
 from keras import regularizers
 from keras.layers import InputSpec
 
-# Keras' RNN layer pre-builds dropout masks (once per sequence, outside the
-# loop, which keeps the loop stateless for XLA) only for cells that derive
-# from this mixin; its public alias does not exist, so import it from keras.
-from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
-
 from keras_seqmem import _validation
-from keras_seqmem._ops import run_layer_rnn
+from keras_seqmem._dropout import DropoutMasks
+from keras_seqmem.recurrent.rnn import RNN
 
 
-class FusedCell(keras.layers.Layer, DropoutRNNCell):
+class FusedCell(keras.layers.Layer, DropoutMasks):
     """Base class of the cells with fused `kernel`/`recurrent_kernel`/`bias`.
 
     Subclasses set `gate_names` (the order of the fused blocks) and
@@ -183,9 +179,9 @@ class FusedCell(keras.layers.Layer, DropoutRNNCell):
     def call(self, inputs, states, training=False):
         h_tm1 = states[0] if isinstance(states, (list, tuple)) else states
         if training and self.dropout > 0.0:
-            inputs = inputs * self.get_dropout_mask(inputs)
+            inputs = inputs * self.step_dropout_mask(inputs)
         if training and self.recurrent_dropout > 0.0:
-            h_tm1 = h_tm1 * self.get_recurrent_dropout_mask(h_tm1)
+            h_tm1 = h_tm1 * self.step_recurrent_dropout_mask(h_tm1)
         z = ops.matmul(inputs, self.kernel)
         z = z + ops.matmul(h_tm1, self.recurrent_kernel)
         if self.use_bias:
@@ -324,18 +320,20 @@ _LAYER_ARGS = (
 _SHARED_ARGS = ("dtype", "trainable")
 
 
-class SequenceRNN(keras.layers.RNN):
-    """A `keras.layers.RNN` over a `FusedCell`, with a fused fast path.
+class SequenceRNN(RNN):
+    """A `keras_seqmem.RNN` over a `FusedCell`, with a fused fast path.
 
     Subclasses set `cell_class`. Every argument of the cell is accepted by the
     layer and forwarded to the cell; the layer's own arguments are those of
-    `keras.layers.RNN` plus `fast_path`.
+    `keras.layers.RNN` plus `fast_path`. The loop is keras_seqmem's own
+    (`keras_seqmem.RNN`).
 
     Args:
         fast_path: If True (default), compute each step's pre-activations
             with one matrix product `[x_t, h_tm1] [W; U] + b` against the
-            kernels stacked once per call. If False, step the cell exactly as
-            `keras.layers.RNN(cell)` does. Both compute the same function.
+            kernels stacked once per call. If False, call the cell at every
+            step, as `keras_seqmem.RNN(cell)` does. Both compute the same
+            function.
     """
 
     cell_class = None
@@ -368,18 +366,13 @@ class SequenceRNN(keras.layers.RNN):
         super().build(sequences_shape, initial_state_shape)
         self.input_spec = InputSpec(ndim=3, axes={-1: sequences_shape[-1]})
 
-    def inner_loop(self, sequences, initial_state, mask, training=False):
+    def step_function(self, training):
         if not self.fast_path:
-            return super().inner_loop(
-                sequences, initial_state, mask=mask, training=training
-            )
-        if isinstance(mask, (list, tuple)):
-            mask = mask[0]
+            return super().step_function(training)
         cell = self.cell
-        if training and cell.dropout > 0.0:
-            # One input-dropout mask per sequence, as in the cell path.
-            dp_mask = cell.get_dropout_mask(sequences[:, 0, :])
-            sequences = sequences * ops.expand_dims(dp_mask, 1)
+        # The masks were drawn before the loop (keras_seqmem.RNN.call): one
+        # per sequence, as in the cell path.
+        dropout = training and cell.dropout > 0.0
         recurrent_dropout = training and cell.recurrent_dropout > 0.0
         # With several gates, [W; U] (d + u, G * u) is stacked once per call
         # and each step is one product [x_t, h_tm1] [W; U]. With one gate
@@ -397,8 +390,10 @@ class SequenceRNN(keras.layers.RNN):
 
         def step(x_t, states):
             h_tm1 = states[0]
+            if dropout:
+                x_t = x_t * cell.step_dropout_mask(x_t)
             if recurrent_dropout:
-                h_tm1 = h_tm1 * cell.get_recurrent_dropout_mask(h_tm1)
+                h_tm1 = h_tm1 * cell.step_recurrent_dropout_mask(h_tm1)
             if stack:
                 xh = ops.concatenate([x_t, h_tm1], axis=-1)
                 z = ops.matmul(xh, stacked_kernel)
@@ -412,10 +407,7 @@ class SequenceRNN(keras.layers.RNN):
                 new_states = [new_states]
             return output, new_states
 
-        if not isinstance(initial_state, (list, tuple)):
-            initial_state = [initial_state]
-        return run_layer_rnn(self, step, sequences, initial_state, mask,
-                             return_all_outputs=self.return_sequences)
+        return step
 
     def get_config(self):
         config = super().get_config()
