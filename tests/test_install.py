@@ -112,7 +112,7 @@ print("REPORT " + json.dumps({
 ''' % (TOOLS,)
 
 
-def _python(code, backend="tensorflow", timeout=300):
+def _python(code, backend="tensorflow", timeout=600):
     env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3",
                PYTHONPATH=str(ROOT))
     return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env,
