@@ -320,3 +320,29 @@ def test_pyproject_core_is_keras_and_numpy():
     assert extras["all"] == ["keras-seqmem[tune,data,plots,tensorboard]"]
     assert "keras-seqmem[all,jax]" in extras["test"]
     assert any(d.startswith("tensorboard") for d in extras["tune"])
+
+
+def test_ci_compat_tests_the_declared_floors():
+    """.ci/compat's oldest pair is pyproject's floors: keras, tensorflow-cpu
+    (the same in every TensorFlow extra) and jax."""
+    import re
+
+    tomllib = pytest.importorskip("tomllib")
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    requirements = project["dependencies"] + [
+        r for extra in ("tensorflow", "tensorflow-cpu", "cpu", "gpu", "jax")
+        for r in project["optional-dependencies"][extra]]
+    floors = {}
+    for requirement in requirements:
+        name, floor = re.match(r"([\w-]+)(?:\[[\w-]+\])?>=([\d.]+)",
+                               requirement).groups()
+        floors.setdefault(name.replace("tensorflow-cpu", "tensorflow"),
+                          set()).add(floor)
+    assert all(len(v) == 1 for v in floors.values()), floors
+    script = (ROOT / ".ci" / "compat").read_text()
+    pins = dict(re.findall(r'"([\w-]+)==([\d.]+)"',
+                           re.search(r"OLDEST_PINS=\((.*?)\)", script,
+                                     re.S).group(1)))
+    assert pins["keras"] == floors["keras"].pop() + ".0"
+    assert pins["tensorflow-cpu"] == floors["tensorflow"].pop() + ".0"
+    assert pins["jax"] == pins["jaxlib"] == floors["jax"].pop()
