@@ -104,6 +104,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from keras import ops  # noqa: E402
 
+from keras_seqmem._layers import iter_layers  # noqa: E402
 from keras_seqmem.memory.memory_network import position_encoding  # noqa: E402
 from keras_seqmem.training import build_memory_model  # noqa: E402
 from recurrent import xla_status  # noqa: E402  (same check as recurrent.py)
@@ -205,7 +206,7 @@ def compile_model(model, jit):
 
 def memn2n_layer(model):
     return next(
-        layer for layer in model._flatten_layers()
+        layer for layer in iter_layers(model)
         if isinstance(layer, keras_seqmem.MemN2N)
     )
 

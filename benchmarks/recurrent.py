@@ -59,6 +59,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from keras_seqmem._layers import iter_layers  # noqa: E402
+
 # Every model gets its own tf.functions, which trips TensorFlow's "N out of
 # the last M calls triggered retracing" heuristic; that warning says nothing
 # about the measurement. (Keras' own "Model doesn't support jit_compile"
@@ -133,7 +135,7 @@ def xla_status(model):
     and no layer withdrew XLA support while running (Keras' LSTM does on a
     GPU, when it takes the cuDNN path)."""
     return model.jit_compile is True and all(
-        getattr(layer, "supports_jit", True) for layer in model._flatten_layers()
+        getattr(layer, "supports_jit", True) for layer in iter_layers(model)
     )
 
 

@@ -74,30 +74,63 @@ def describe_serving_signature(path):
     return lines, dynamic
 
 
+def _meta_graphs(path):
+    """The `tf.compat.v1.MetaGraphDef`s of a SavedModel, read from its
+    `saved_model.pb` with public TensorFlow APIs only (`tf.io.decode_proto`
+    splits the `tensorflow.SavedModel` message into its meta graphs).
+
+    Reading the protocol buffer (rather than `tf.saved_model.load`) sees
+    every function of the library, also those no signature reaches, and
+    an op TensorFlow does not register, which loading would refuse."""
+    import tensorflow as tf
+
+    with open(os.path.join(path, "saved_model.pb"), "rb") as f:
+        data = f.read()
+    decoded = tf.io.decode_proto(
+        tf.constant([data]), message_type="tensorflow.SavedModel",
+        field_names=["meta_graphs"], output_types=[tf.string])
+    (serialized,) = decoded.values
+    return [tf.compat.v1.MetaGraphDef.FromString(meta)
+            for meta in serialized.numpy().ravel()]
+
+
+def graph_op_types(graph_def):
+    """`(ops, functions)` of a `GraphDef`: the op types of its nodes and of
+    the nodes of every function of its library (the bodies of `While` and
+    `If`: where a recurrent layer's step lives), less the calls of library
+    functions by name; and the names of the library's functions."""
+    functions = {f.signature.name for f in graph_def.library.function}
+    ops = {node.op for node in graph_def.node}
+    for function in graph_def.library.function:
+        ops.update(node.op for node in function.node_def)
+    return ops - functions, functions
+
+
 def saved_model_op_types(path):
     """Every op type of a SavedModel's graphs and their function library,
     and the names of the library's functions (which nodes also call)."""
-    from tensorflow.core.protobuf import saved_model_pb2
-
-    saved = saved_model_pb2.SavedModel()
-    with open(os.path.join(path, "saved_model.pb"), "rb") as f:
-        saved.ParseFromString(f.read())
     ops, functions = set(), set()
-    for meta in saved.meta_graphs:
-        ops.update(node.op for node in meta.graph_def.node)
-        for function in meta.graph_def.library.function:
-            functions.add(function.signature.name)
-            ops.update(node.op for node in function.node_def)
+    for meta in _meta_graphs(path):
+        graph_ops, graph_functions = graph_op_types(meta.graph_def)
+        ops |= graph_ops
+        functions |= graph_functions
     return ops - functions, functions
+
+
+def standard_op(op):
+    """Whether `op` is an op type TensorFlow itself registers: a public
+    name of `tf.raw_ops` (every op of TensorFlow's own kernels; an op of a
+    custom kernel library is not there)."""
+    import tensorflow as tf
+
+    return not op.startswith("_") and hasattr(tf.raw_ops, op)
 
 
 def nonstandard_ops(path):
     """The op types of a SavedModel that a TensorFlow server without Python
     and without a GPU cannot run: Python functions, cuDNN kernels, and ops
     not registered in TensorFlow (custom kernels)."""
-    from tensorflow.python.framework import op_def_registry
-
     ops, _ = saved_model_op_types(path)
     return sorted(op for op in ops
                   if op in PYTHON_OPS or op.startswith("Cudnn")
-                  or op_def_registry.get(op) is None)
+                  or not standard_op(op))

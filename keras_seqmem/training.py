@@ -15,6 +15,7 @@ import keras
 import numpy as np
 
 from keras_seqmem import tasks as _tasks
+from keras_seqmem._layers import iter_layers
 from keras_seqmem.attention import Seq2Seq
 from keras_seqmem.memory import KeyValueMemoryNetwork
 from keras_seqmem.memory import LinearStart
@@ -569,7 +570,7 @@ def write_memory_attention_plot(model, vocabulary, example, path,
     from keras_seqmem.plots import plot_memory_attention
     from keras_seqmem.tasks import babi
 
-    layers = [layer for layer in model._flatten_layers()
+    layers = [layer for layer in iter_layers(model)
               if isinstance(layer, tuple(MEMORY_MODELS.values()))]
     if not layers:
         raise ValueError("write_memory_attention_plot expected a model with a "

@@ -19,9 +19,8 @@ import textwrap
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
-from tensorflow.core.protobuf import saved_model_pb2
-from tensorflow.python.framework import op_def_registry
 
 import keras_seqmem
 from keras_seqmem import cli
@@ -76,20 +75,15 @@ _SERVE = textwrap.dedent(
 NON_PORTABLE = {"PyFunc", "PyFuncStateless", "EagerPyFunc"}
 
 
-def _op_types(export_dir):
-    """The op types of every node of the SavedModel's graph and of every
-    function of its library (the RNN loops live there), minus the calls of
-    library functions by name."""
-    saved = saved_model_pb2.SavedModel()
-    with open(os.path.join(export_dir, "saved_model.pb"), "rb") as f:
-        saved.ParseFromString(f.read())
-    (meta,) = saved.meta_graphs
-    library = meta.graph_def.library.function
-    names = {f.signature.name for f in library}
-    ops = {n.op for n in meta.graph_def.node}
-    for function in library:
-        ops |= {n.op for n in function.node_def}
-    return ops - names
+def _loaded_op_types(export_dir):
+    """The op types a TensorFlow process that loads the SavedModel runs:
+    the graphs of its signatures as loaded, with their function libraries
+    (the RNN loops live there), minus the calls of library functions."""
+    loaded = tf.saved_model.load(export_dir)
+    ops = set()
+    for signature in loaded.signatures.values():
+        ops |= serving.graph_op_types(signature.graph.as_graph_def())[0]
+    return ops
 
 
 def _sequences(batch, time, features, seed):
@@ -211,13 +205,15 @@ def test_export_serves_without_keras_seqmem(tmp_path, capsys):
         manifest[name] = {"dir": export_dir, "cases": cases}
 
         # Only standard, registered TensorFlow ops, in the whole library.
-        ops = _op_types(export_dir)
+        ops, _ = serving.saved_model_op_types(export_dir)
         if name != "memn2n":  # (the recurrences: loops in the library)
             assert "While" in ops or "StatelessWhile" in ops, (name, ops)
+        # The walk over saved_model.pb sees at least what loading runs.
+        loaded = _loaded_op_types(export_dir)
+        assert loaded <= ops, (name, loaded - ops)
         assert not ops & NON_PORTABLE, (name, ops & NON_PORTABLE)
         assert not [op for op in ops if op.startswith("Cudnn")], (name, ops)
-        unregistered = sorted(op for op in ops
-                              if op_def_registry.get(op) is None)
+        unregistered = sorted(op for op in ops if not hasattr(tf.raw_ops, op))
         assert not unregistered, (name, unregistered)
         assert serving.nonstandard_ops(export_dir) == []
 
@@ -258,3 +254,71 @@ def test_export_keeps_a_static_length_the_model_needs(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "input  sequence: float32 (None, 5, 2)" in printed, printed
     assert "static batch or time axis" in printed, printed
+
+
+# --- the op walk: planted faults ---------------------------------------------
+
+
+class _PythonInALoop(tf.Module):
+    """A `tf.py_function` (op `EagerPyFunc`) inside a `tf.while_loop` body:
+    in the SavedModel, the op is in the body, a function of the library,
+    and nowhere in the top-level graph."""
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.float32)])
+    def serve(self, x):
+        def body(i, x):
+            y = tf.py_function(lambda v: v * 2.0, [x], tf.float32)
+            y.set_shape(x.shape)
+            return i + 1, tf.math.floormod(y, 7.0)
+
+        return {"y": tf.while_loop(lambda i, x: i < 3, body, [0, x])[1]}
+
+
+def _save_python_in_a_loop(path):
+    module = _PythonInALoop()
+    tf.saved_model.save(module, str(path),
+                        signatures={"serving_default": module.serve})
+    return str(path)
+
+
+def test_nonstandard_ops_finds_a_python_function_in_a_loop_body(tmp_path):
+    path = _save_python_in_a_loop(tmp_path / "python_in_a_loop")
+    ops, functions = serving.saved_model_op_types(path)
+    assert "While" in ops or "StatelessWhile" in ops, ops
+    assert "EagerPyFunc" in ops, ops
+    assert not ops & functions
+    assert serving.nonstandard_ops(path) == ["EagerPyFunc"]
+    # Only in the library: the top-level graph holds calls, no EagerPyFunc.
+    (meta,) = serving._meta_graphs(path)
+    assert "EagerPyFunc" not in {n.op for n in meta.graph_def.node}
+    bodies = [f.signature.name for f in meta.graph_def.library.function
+              if "EagerPyFunc" in {n.op for n in f.node_def}]
+    assert len(bodies) == 1 and "body" in bodies[0], bodies
+
+
+def test_nonstandard_ops_finds_an_unregistered_op(tmp_path):
+    """An op type TensorFlow does not register (what a custom kernel
+    library would add): `FloorMod` renamed, in place, to `FloorMud`, inside
+    the loop body. Loading such a SavedModel fails; the walk reads the
+    protocol buffer and names the op."""
+    path = _save_python_in_a_loop(tmp_path / "custom_op")
+    pb = os.path.join(path, "saved_model.pb")
+    with open(pb, "rb") as f:
+        data = f.read()
+    assert b"FloorMod" in data and b"FloorMud" not in data
+    with open(pb, "wb") as f:  # (same length: the proto stays valid)
+        f.write(data.replace(b"FloorMod", b"FloorMud"))
+    assert not hasattr(tf.raw_ops, "FloorMud")
+    assert serving.nonstandard_ops(path) == ["EagerPyFunc", "FloorMud"]
+    with pytest.raises(Exception, match="FloorMud"):
+        tf.saved_model.load(path)
+
+
+def test_standard_op_is_tensorflows_registry():
+    for op in ("While", "StatelessWhile", "If", "StatelessIf",
+               "PartitionedCall", "StatefulPartitionedCall", "Const",
+               "Placeholder", "NoOp", "MatMul", "TensorListReserve",
+               "ReadVariableOp", "SaveV2", "RestoreV2"):
+        assert serving.standard_op(op), op
+    for op in ("FloorMud", "MyCustomKernel", "_Arg", "_sys", ""):
+        assert not serving.standard_op(op), op

@@ -17,6 +17,7 @@ import pytest
 import keras_seqmem
 from keras_seqmem import cli
 from keras_seqmem import tuning
+from keras_seqmem._layers import iter_layers
 from keras_seqmem.tuning import spaces
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -228,7 +229,7 @@ def test_docs_page_has_every_space_table_and_the_recipes():
 
 
 def _layer(model, cls):
-    (layer,) = [layer for layer in model._flatten_layers()
+    (layer,) = [layer for layer in iter_layers(model)
                 if isinstance(layer, cls)]
     return layer
 

@@ -20,6 +20,7 @@ from keras import ops
 from keras import regularizers
 
 from keras_seqmem import _validation
+from keras_seqmem._layers import iter_layers
 from keras_seqmem.memory.key_value import memory_weights
 
 ENCODINGS = ("bow", "position")
@@ -751,7 +752,7 @@ class LinearStart(keras.callbacks.Callback):
     def _gates(self):
         gates = [
             layer.softmax_weight
-            for layer in self.model._flatten_layers()
+            for layer in iter_layers(self.model)
             if isinstance(layer, _StoryMemoryModel) and layer.built
         ]
         if not gates:
