@@ -36,6 +36,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from keras_seqmem._layers import iter_layers
+
 
 @dataclasses.dataclass
 class LayerCase:
@@ -158,7 +160,7 @@ def check_xla_training_step(case, tmp_path):
     history = model.fit(data, target, epochs=2, batch_size=8, verbose=0)
     # Layers may opt out of XLA while being called (Keras' LSTM does on GPU);
     # a silent downgrade shows up here.
-    assert all(layer.supports_jit for layer in model._flatten_layers())
+    assert all(layer.supports_jit for layer in iter_layers(model))
     assert model.jit_compile is True, "XLA was silently turned off"
     assert np.all(np.isfinite(history.history["loss"]))
     after = [keras.ops.convert_to_numpy(w) for w in model.trainable_weights]
@@ -288,7 +290,7 @@ def _expect_value_error(layer, bad):
     with pytest.raises(ValueError) as info:
         layer(bad)
     message = str(info.value)
-    names = [sub.name for sub in layer._flatten_layers()]
+    names = [sub.name for sub in iter_layers(layer)]
     assert any(f"'{n}'" in message or f'"{n}"' in message for n in names), (
         f"none of {names} named in: {message}"
     )
