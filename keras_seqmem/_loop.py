@@ -135,7 +135,11 @@ def rnn(step, inputs, initial_states, go_backwards=False, mask=None,
     output0, flat_out0, flat_states = one_step(
         [x[0] for x in xs], None if m is None else m[0], flat_states, None)
     backend = keras.backend.backend()
-    if backend == "tensorflow":
+    if timesteps == 1:
+        # Nothing left to loop over (and XLA cannot compile a while loop of
+        # zero iterations whose gradient accumulators have size 0).
+        flat_last, flat_outputs = flat_out0, [o[None] for o in flat_out0]
+    elif backend == "tensorflow":
         flat_last, flat_outputs, flat_states = _tf_loop(
             one_step, xs, m, flat_states, flat_out0, return_all_outputs)
     elif backend == "jax":

@@ -164,6 +164,21 @@ def test_short_sequences(steps):
                                ops.convert_to_numpy(y), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("steps", [1, 3])
+def test_xla_training_on_short_sequences(steps):
+    """One step: the loop is skipped (XLA cannot compile the gradient of a
+    while loop of zero iterations); nested loops (ACT) included."""
+    x = X[:, :steps]
+    for layer in (keras_seqmem.PeepholeLSTM(3),
+                  keras_seqmem.ACTRNN(keras_seqmem.ACT(
+                      keras.layers.GRUCell(3), max_ponder_steps=3))):
+        model = keras.Sequential([keras.Input((steps, 3)), layer,
+                                  keras.layers.Dense(1)])
+        model.compile("sgd", "mse", jit_compile=True)
+        loss = model.train_on_batch(x, np.zeros((4, 1), "float32"))
+        assert np.isfinite(loss)
+
+
 def test_unroll_needs_a_static_time_dimension():
     layer = keras_seqmem.RNN(keras.layers.GRUCell(3), unroll=True)
     with pytest.raises(ValueError, match="static time dimension"):

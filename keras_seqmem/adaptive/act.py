@@ -153,6 +153,10 @@ class ACT(keras.layers.Layer):
                 f"Layer '{who}': argument `halting_input` must be one of "
                 f"{HALTING_INPUTS}, got halting_input={halting_input!r}."
             )
+        # autocast=False (public Layer argument): states keep their own
+        # dtypes on the way in (an inner NTMCell's are float32); `ponder`
+        # casts the inputs, and the halting weights are read in float32.
+        kwargs["autocast"] = False
         super().__init__(**kwargs)
         self.cell = cell
         self.max_ponder_steps = max_ponder_steps
@@ -166,8 +170,6 @@ class ACT(keras.layers.Layer):
             halting_kernel_initializer)
         self.halting_input = halting_input
         self.input_spec = InputSpec(min_ndim=2)
-        # States keep their own dtypes (an inner NTMCell's are float32).
-        self._convert_input_args = False
 
     # Sizes -------------------------------------------------------------
 

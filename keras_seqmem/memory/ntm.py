@@ -226,6 +226,11 @@ class NTMCell(keras.layers.Layer):
                         f"Layer '{who}': argument `{arg}` must be > 0 or "
                         f"None, got {arg}={value!r}."
                     )
+        # autocast=False (public Layer argument): the states are not cast to
+        # the compute dtype on the way in, so the NTM layer carries memory
+        # and weightings in float32 under mixed precision; `call` casts the
+        # inputs and its own weights itself.
+        kwargs["autocast"] = False
         super().__init__(**kwargs)
         self.controller = self._make_controller(controller)
         self.memory_size = memory_size
@@ -245,10 +250,6 @@ class NTMCell(keras.layers.Layer):
         self.bias_initializer = initializers.get(bias_initializer)
         self.seed = seed
         self.input_spec = InputSpec(min_ndim=2)
-        # The states are not cast to the compute dtype on the way in: the
-        # NTM layer carries memory and weightings in float32 (the inputs are
-        # cast in `call`).
-        self._convert_input_args = False
 
     def _make_controller(self, controller):
         if controller is None:
@@ -456,7 +457,8 @@ class NTMCell(keras.layers.Layer):
             h = _clip_gradient(h, self.gradient_clip_value)
 
         # Head parameters from one projection, then in float32.
-        params = ops.matmul(h, self.head_kernel) + self.head_bias
+        params = (ops.matmul(h, ops.cast(self.head_kernel, h.dtype))
+                  + ops.cast(self.head_bias, h.dtype))
         params = self._clip(ops.cast(params, dtype))
         head_params = ops.reshape(
             params[:, : self.num_heads * self.head_size],
@@ -486,7 +488,8 @@ class NTMCell(keras.layers.Layer):
         reads_flat = ops.reshape(reads, (-1, R * W))
         output = ops.matmul(
             ops.concatenate([h, ops.cast(reads_flat, h.dtype)], axis=-1),
-            self.output_kernel) + self.output_bias
+            ops.cast(self.output_kernel, h.dtype)) + ops.cast(
+                self.output_bias, h.dtype)
         output = self._clip(output)
 
         N = self.memory_size
