@@ -78,6 +78,13 @@ BASELINES = {
         lambda units, rs: keras.layers.SimpleRNN(units, return_sequences=rs),
         1,
     ),
+    # Keras' own loop over Keras' own cell: against keras_seqmem.RNN over the
+    # same cell, this measures the loop alone.
+    "RNN(LSTMCell)": (
+        lambda units, rs: keras.layers.RNN(
+            keras.layers.LSTMCell(units), return_sequences=rs),
+        4,
+    ),
 }
 
 # name -> (constructor(units, return_sequences), gates G, baseline name)
@@ -105,6 +112,15 @@ LAYERS = {
         ),
         1,
         "SimpleRNN",
+    ),
+    # keras_seqmem's loop (tf.while_loop / jax.lax.scan, public APIs) over
+    # Keras' LSTMCell, against keras.layers.RNN over the same cell.
+    "ksRNN(LSTMCell)": (
+        lambda units, rs: keras_seqmem.RNN(
+            keras.layers.LSTMCell(units), return_sequences=rs
+        ),
+        4,
+        "RNN(LSTMCell)",
     ),
 }
 
