@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 import backend_utils as bu
+import keras_seqmem
 import layer_checks
 
 BACKEND = keras.backend.backend()
@@ -174,7 +175,6 @@ def _shared_cases():
     import test_act
     import test_attention
     import test_memory
-    import test_ntm
     import test_recurrent
 
     chosen = {
@@ -185,7 +185,6 @@ def _shared_cases():
                          "AttentiveDecoder-PeepholeLSTMCell-normalize"],
         test_memory: ["KeyValueMemory", "MemN2N-adjacent-PE-TE-RN",
                       "KeyValueMemoryNetwork"],
-        test_ntm: ["NTM-lstm-2heads-seq", "RNN(NTMCell-dense)"],
         test_act: ["ACTRNN-lstm-seq", "RNN(ACT-gru)"],
     }
     cases = []
@@ -194,8 +193,6 @@ def _shared_cases():
         cases += [by_name[n] for n in names]
 
     def stacked(**overrides):
-        import keras_seqmem
-
         return keras_seqmem.RNN(
             [keras_seqmem.PeepholeLSTMCell(4, **overrides),
              keras_seqmem.LeakyRNNCell(4, gamma=2.0, **overrides)],
@@ -203,7 +200,31 @@ def _shared_cases():
 
     cases.append(layer_checks.sequence_case(
         "keras_seqmem.RNN(stacked)", stacked, 5, checks_rank=False))
+    # Smaller NTMs than test_ntm.py's (XLA compiles the NTM step slowly).
+    cases += [
+        layer_checks.sequence_case(
+            "NTM-lstm-seq",
+            lambda **o: keras_seqmem.NTM(
+                4, memory_size=4, word_size=3, units=3,
+                memory_init="learned", return_sequences=True, **o),
+            3, mixed_tolerance=3e-2),
+        layer_checks.sequence_case(
+            "RNN(NTMCell-dense)", _ntm_cell_in(keras.layers.RNN), 3,
+            checks_rank=False, mixed_tolerance=3e-2),
+    ]
     return cases
+
+
+def _ntm_cell_in(rnn_class):
+    def make(**overrides):
+        cell = keras_seqmem.NTMCell(
+            keras.layers.Dense(4, activation="relu",
+                               dtype=overrides.get("dtype")),
+            memory_size=4, word_size=3, units=3, memory_init="random",
+            weighting_init="constant", seed=0, **overrides)
+        return rnn_class(cell, **overrides)
+
+    return make
 
 
 # Keras' own JAX loop (keras.layers.RNN) repeats `states[0]` at a masked
@@ -230,18 +251,9 @@ def _shared_params():
                 case, check, id=f"{case.name}-{check.__name__[6:]}",
                 marks=marks))
     # The same cell under masking in keras_seqmem.RNN: our loop.
-    import test_ntm
-
-    ff = {c.name: c for c in test_ntm.CASES}["RNN(NTMCell-dense)"]
-
-    def ntm_cell_in_our_rnn(**overrides):
-        import keras_seqmem
-
-        return keras_seqmem.RNN(ff.make_layer(**overrides).cell)
-
     params.append(pytest.param(
         layer_checks.sequence_case("keras_seqmem.RNN(NTMCell)",
-                                   ntm_cell_in_our_rnn, ff.input_shapes[0][-1],
+                                   _ntm_cell_in(keras_seqmem.RNN), 3,
                                    checks_rank=False),
         layer_checks.check_masking, id="keras_seqmem.RNN(NTMCell)-masking"))
     return params
