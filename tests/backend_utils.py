@@ -7,17 +7,20 @@ results file).
 
     CASES                     name -> BackendCase (layers, cells in RNNs)
     make_seq2seq()            the small Seq2Seq of the decoding checks
-    parity_problem(...)       fixed weights (seeded NumPy RNG), inputs and
-                              the loss weights R of one case, for the npz
-    compute(...)              outputs, gradients of sum(out * R) + losses
+    parity_problem(name)      fixed weights (seeded NumPy RNG), inputs and
+                              the loss weights R of one case ("Seq2Seq"
+                              too: its teacher-forced logits)
+    compute(name, problem)    outputs, gradients of sum(out * R) + losses
                               w.r.t. every trainable weight and every float
                               input, on the active backend (TF: GradientTape,
-                              JAX: jax.grad, both over `layer.stateless_call`)
-    compute_seq2seq(...)      the same for Seq2Seq's teacher-forced logits,
-                              plus greedy and beam decodes
-    python tests/backend_utils.py PROBLEM.npz OUT.npz [CASE ...]
-                              `compute` for every case of PROBLEM.npz on the
-                              backend of $KERAS_BACKEND, written to OUT.npz
+                              JAX: jax.grad, both over `layer.stateless_call`);
+                              Seq2Seq's greedy and beam decodes; ACTRNN's
+                              halting margin
+    compare(name, a, b)       max abs differences of two `compute` results
+    python tests/backend_utils.py problems PROBLEM.npz CASE ...
+    python tests/backend_utils.py compute PROBLEM.npz OUT.npz [--time] CASE ...
+                              the same from the command line, on the backend
+                              of $KERAS_BACKEND (one npz, keys CASE/...)
 
 Everything uses public APIs only (`keras.ops`, `Layer.stateless_call`,
 `tf.GradientTape`, `jax.grad`).
@@ -458,6 +461,8 @@ def compare(name, a, b):
             np.array_equal(a["out1"], b["out1"]))
         report["ponder_margin_ok"] = bool(a["ponder_margin_ok"]) and bool(
             b["ponder_margin_ok"])
+        report["ponder_counts_seen"] = sorted(
+            int(n) for n in np.unique(a["out1"]))
     for method in ("greedy", "beam"):
         if f"{method}_ids" in a:
             report[f"{method}_ids_equal"] = bool(np.array_equal(
@@ -470,9 +475,10 @@ def compare(name, a, b):
 RTOL, ATOL = 1e-4, 1e-5
 
 
-def train_step_time(name, repeats=5):
-    """Median seconds of one `train_on_batch` of `inputs -> layer -> first
-    output` (Adam, MSE, `jit_compile=True`) after 2 warm-up calls."""
+def train_step_time(name, repeats=20):
+    """Median and min seconds of one `train_on_batch` of `inputs -> layer
+    -> first output` (Adam, MSE, `jit_compile=True`) after 2 warm-up
+    calls."""
     if name == "Seq2Seq":
         model = make_seq2seq()
         source, decoder_inputs, targets = seq2seq_batch(0, batch=8)
@@ -493,7 +499,7 @@ def train_step_time(name, repeats=5):
         start = time.perf_counter()
         model.train_on_batch(x, y)
         samples.append(time.perf_counter() - start)
-    return float(np.median(samples))
+    return float(np.median(samples)), float(np.min(samples))
 
 
 def write_problems(path, names):
@@ -513,7 +519,8 @@ def split(arrays, name):
 
 def compute_all(problem_path, out_path, names, timed=False):
     """`compute` of each case of `problem_path`, written to `out_path`
-    (keys `CASE/...`); `timed` adds `CASE/train_step_s`."""
+    (keys `CASE/...`); `timed` adds `CASE/train_step_s` (median) and
+    `CASE/train_step_min_s`."""
     problems = dict(np.load(problem_path))
     results = {}
     for name in names:
@@ -521,8 +528,9 @@ def compute_all(problem_path, out_path, names, timed=False):
         for k, v in compute(name, split(problems, name)).items():
             results[f"{name}/{k}"] = v
         if timed:
-            results[f"{name}/train_step_s"] = np.asarray(
-                train_step_time(name))
+            median, fastest = train_step_time(name)
+            results[f"{name}/train_step_s"] = np.asarray(median)
+            results[f"{name}/train_step_min_s"] = np.asarray(fastest)
         print(f"{name}: {time.perf_counter() - start:.1f} s", flush=True)
     np.savez(out_path, **results)
 
