@@ -79,7 +79,10 @@ class RNN(keras.layers.RNN):
             )
         if initial_state is None:
             if self.stateful:
-                initial_state = self.states
+                # A copy: on PyTorch the variables' own tensors would be
+                # overwritten in place by the assign after the loop, which
+                # autograd still needs.
+                initial_state = tree.map_structure(ops.copy, self.states)
             else:
                 initial_state = self.get_initial_state(
                     batch_size=ops.shape(sequences)[0])
