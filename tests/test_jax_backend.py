@@ -52,8 +52,10 @@ def _jax_env():
 
 def test_backend_suite_on_jax():
     """tests/test_backends.py passes under KERAS_BACKEND=jax."""
+    # -n 2: this one test is most of the run's tail; once the other xdist
+    # worker is done, both cores work on it.
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-               "--durations=10", "tests/test_backends.py"]
+               "-n", "2", "--durations=10", "tests/test_backends.py"]
     result = subprocess.run(command, cwd=ROOT, env=_jax_env(),
                             capture_output=True, text=True, timeout=1800)
     output = result.stdout + result.stderr
