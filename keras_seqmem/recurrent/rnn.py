@@ -4,7 +4,6 @@ import keras
 from keras import ops
 from keras import tree
 
-from keras_seqmem import _loop
 from keras_seqmem import _ops
 from keras_seqmem._dropout import prepare_dropout_masks
 from keras_seqmem._dropout import reset_dropout_masks
@@ -117,13 +116,6 @@ class RNN(keras.layers.RNN):
     def inner_loop_outputs(self, sequences, initial_state, mask, training):
         """`(last_output, outputs, states)` of the loop (outputs None unless
         `return_sequences`)."""
-        return _loop.rnn(
-            self.step_function(training),
-            sequences,
-            initial_state,
-            go_backwards=self.go_backwards,
-            mask=mask,
-            unroll=self.unroll,
-            zero_output_for_mask=self.zero_output_for_mask,
-            return_all_outputs=self.return_sequences,
-        )
+        return _ops.run_layer_rnn(
+            self, self.step_function(training), sequences, initial_state,
+            mask, return_all_outputs=self.return_sequences)
