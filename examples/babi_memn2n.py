@@ -65,8 +65,13 @@ def best_run(runs):
                                         -r["validation_loss"]))
 
 
-def train(key, tasks, args, setting, vocabulary):
+def train(key, tasks, args, setting):
     from keras_seqmem import training
+    from keras_seqmem.tasks import babi
+
+    # The vocabulary of the training files of the tasks this model trains on
+    # (words first seen in a test file map to <unk>).
+    vocabulary = babi.build_vocabulary(args.data_dir, tasks)
 
     output = pathlib.Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
@@ -84,6 +89,7 @@ def train(key, tasks, args, setting, vocabulary):
         previous = best_run(runs)
         runs["restarts"].append(dataclasses.asdict(restart))
         runs["setting"] = setting
+        runs["provenance"] = provenance(args)
         if best_run(runs)["seed"] == restart.seed or previous is None:
             model.save_weights(output / f"{key}.weights.h5")
         path.write_text(json.dumps(runs, indent=1))
@@ -189,6 +195,73 @@ def markdown_table(columns, paper, names):
     return "\n".join(lines)
 
 
+def provenance(args):
+    """Command, versions and date, stored with every results file."""
+    import datetime
+    import platform
+
+    import keras
+
+    versions = {"python": platform.python_version(), "keras": keras.__version__,
+                "backend": keras.backend.backend()}
+    try:
+        import tensorflow as tf
+        versions["tensorflow"] = tf.__version__
+    except ImportError:
+        pass
+    return {"command": "python examples/babi_memn2n.py " + " ".join(
+                sys.argv[1:]),
+            "versions": versions, "cpu_count": os.cpu_count(),
+            "date": datetime.date.today().isoformat()}
+
+
+def select(args):
+    """Picks a recipe among saved runs on validation accuracy alone.
+
+    For each folder (one recipe, e.g. `empty_slots`, the linear-start
+    schedule): the mean over tasks of the best restart's validation
+    accuracy (per-task models), and the joint model's best validation
+    accuracy. The recipe with the highest per-task mean wins (the joint
+    figure breaks ties). Test errors are not read.
+    """
+    rows = []
+    for folder in args.select:
+        folder = pathlib.Path(folder)
+        best = []
+        setting = None
+        for task in range(1, 21):
+            runs = load_runs(folder / f"task_{task:02d}.json")
+            run = best_run(runs)
+            if run is None:
+                sys.exit(f"{folder} has no runs of task {task}; train it "
+                         "first (--output {folder} --tasks {task})")
+            best.append(run["validation_accuracy"])
+            setting = runs.get("setting", setting)
+        joint = best_run(load_runs(folder / f"{JOINT}.json"))
+        rows.append({
+            "folder": str(folder.relative_to(HERE) if folder.is_relative_to(
+                HERE) else folder),
+            "setting": setting,
+            "restarts_per_task": len(load_runs(
+                folder / "task_01.json")["restarts"]),
+            "mean_best_validation_accuracy": sum(best) / len(best),
+            "joint_best_validation_accuracy": (
+                None if joint is None else joint["validation_accuracy"]),
+        })
+    rows.sort(key=lambda r: (r["mean_best_validation_accuracy"],
+                             r["joint_best_validation_accuracy"] or 0.0),
+              reverse=True)
+    result = {"rule": select.__doc__.strip(), "chosen": rows[0]["folder"],
+              "candidates": rows, "provenance": provenance(args)}
+    pathlib.Path(args.select_out).write_text(json.dumps(result, indent=1))
+    for row in rows:
+        print(f"{row['folder']}: mean best validation accuracy "
+              f"{row['mean_best_validation_accuracy']:.4f} per task, joint "
+              f"{row['joint_best_validation_accuracy']}")
+    print(f"chosen: {rows[0]['folder']} -> {args.select_out}")
+    return result
+
+
 def plot(args, vocabulary):
     """The paper's Table 2 analogue: hop-by-hop attention for a question."""
     from keras_seqmem import training
@@ -233,7 +306,7 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--joint", action=argparse.BooleanOptionalAction,
                         default=True)
-    parser.add_argument("--joint-restarts", type=int, default=2)
+    parser.add_argument("--joint-restarts", type=int, default=10)
     parser.add_argument("--joint-epochs", type=int, default=60)
     parser.add_argument("--report", action="store_true",
                         help="print the table from saved runs; no training")
@@ -244,6 +317,13 @@ def main(argv=None):
     parser.add_argument("--plot-task", type=int, default=2)
     parser.add_argument("--plot-index", type=int, default=0)
     parser.add_argument("--verbose", type=int, default=0)
+    parser.add_argument(
+        "--select", nargs="+", metavar="FOLDER", default=None,
+        help="choose among the recipes saved in these result folders by "
+             "validation accuracy alone and write the choice to --select-out "
+             "(no training)")
+    parser.add_argument("--select-out", default=str(
+        HERE / "results" / "babi_memn2n_recipe_selection.json"))
     args = parser.parse_args(argv)
 
     if not (pathlib.Path(args.data_dir) / "en").is_dir():
@@ -251,9 +331,10 @@ def main(argv=None):
                  ".txt there); pass --data-dir or set KERAS_SEQMEM_BABI_DIR")
     from keras_seqmem.tasks import babi
 
-    vocabulary = babi.build_vocabulary(args.data_dir)
-    print(f"bAbI from {args.data_dir}: vocabulary {len(vocabulary)} words, "
-          f"results in {args.output}", flush=True)
+    if args.select:
+        select(args)
+        return
+    print(f"bAbI from {args.data_dir}: results in {args.output}", flush=True)
     start = time.perf_counter()
     if not args.report:
         per_task = dict(embedding_dim=20, hops=3, memory_size=50,
@@ -263,15 +344,14 @@ def main(argv=None):
                         linear_start_learning_rate=0.01, epochs=args.epochs,
                         decay_every=25, restarts=args.restarts)
         for task in args.tasks:
-            train(f"task_{task:02d}", [task], args, dict(per_task),
-                  vocabulary)
+            train(f"task_{task:02d}", [task], args, dict(per_task))
         if args.joint:
             joint = dict(per_task, embedding_dim=50, epochs=args.joint_epochs,
                          decay_every=15, restarts=args.joint_restarts)
-            train(JOINT, list(range(1, 21)), args, joint, vocabulary)
+            train(JOINT, list(range(1, 21)), args, joint)
         print(f"training took {time.perf_counter() - start:.0f} s")
     report(args)
-    plot(args, vocabulary)
+    plot(args, babi.build_vocabulary(args.data_dir, [args.plot_task]))
 
 
 if __name__ == "__main__":

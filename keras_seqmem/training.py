@@ -368,6 +368,10 @@ class BabiRestart:
     linear_start_epochs: Optional[int]
     seconds: float
     memory_size: Optional[int] = None  # the layer's memory_size (slots)
+    vocabulary_size: Optional[int] = None  # ids, padding and <unk> included
+    # What the training set's vocabulary and sizes lost on the test set
+    # (`babi.coverage`): unknown words/answers, cut sentences/queries/stories.
+    test_coverage: Optional[dict] = None
 
 
 def train_memory_network_on_babi(
@@ -436,7 +440,8 @@ def train_memory_network_on_babi(
         tasks: Task numbers trained together (one task: a per-task model;
             all 20: the joint model).
         seeds: One restart per seed.
-        vocabulary: A `babi.Vocabulary` (default: all 20 tasks' words).
+        vocabulary: A `babi.Vocabulary` (default: the words of the
+            training files of `tasks`, with `<unk>` for any other word).
         model: "memn2n" or "kv_memn2n" (`MEMORY_MODELS`).
         on_restart: `on_restart(restart, model)` after each restart, e.g. to
             save results as they come (`model` holds that restart's weights).
@@ -450,17 +455,20 @@ def train_memory_network_on_babi(
 
     tasks = babi._check_tasks(tasks)
     if vocabulary is None:
-        vocabulary = babi.build_vocabulary(data_dir)
+        vocabulary = babi.build_vocabulary(data_dir, tasks)
     train_examples = babi.load_babi(data_dir, tasks, "train")
     test_examples = babi.load_babi(data_dir, tasks, "test")
-    lengths = babi.max_lengths(train_examples, test_examples,
-                               memory_size=memory_size)
-    train = babi.vectorize(train_examples, vocabulary, memory_size, *lengths)
-    test = babi.vectorize(test_examples, vocabulary, memory_size, *lengths)
-    # Only as many slots as the longest story needs (<= memory_size).
-    slots = int(max(train["story_length"].max(), test["story_length"].max()))
-    for arrays in (train, test):
-        arrays["story"] = arrays["story"][:, :slots]
+    # Every size comes from the training stories: as many slots as the
+    # longest training story fills (<= memory_size), the widths of its
+    # statements and questions. A longer test story keeps its most recent
+    # statements, a longer test sentence its first words (`babi.coverage`).
+    slots = min(int(memory_size), max(len(ex.story) for ex in train_examples))
+    lengths = babi.max_lengths(train_examples, memory_size=slots)
+    train = babi.vectorize(train_examples, vocabulary, slots, *lengths)
+    test = babi.vectorize(test_examples, vocabulary, slots, *lengths,
+                          supporting_length=train["supporting"].shape[1],
+                          truncate=True)
+    test_coverage = babi.coverage(test_examples, vocabulary, slots, *lengths)
     train, validation = babi.split_validation(
         train, validation_fraction, seed=0)
     # The layer's memory: as many slots as the longest story fills (at most
@@ -535,6 +543,8 @@ def train_memory_network_on_babi(
                                  else ls.ended_at_epoch + 1),
             seconds=seconds,
             memory_size=slots,
+            vocabulary_size=len(vocabulary),
+            test_coverage=dict(test_coverage),
         )
         restarts.append(restart)
         if on_restart is not None:

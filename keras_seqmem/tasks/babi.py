@@ -31,9 +31,11 @@ File format, one line per sentence::
 Pipeline::
 
     examples = load_babi(data_dir, tasks=[1], split="train")   # BabiExample
-    vocabulary = build_vocabulary(data_dir)          # all 20 tasks, fixed
+    vocabulary = build_vocabulary(data_dir, tasks=[1])  # training files only
     arrays = vectorize(examples, vocabulary, memory_size=50)
     train, valid = split_validation(arrays, fraction=0.1, seed=0)
+    test = vectorize(load_babi(data_dir, [1], "test"), vocabulary, 50,
+                     *max_lengths(examples, memory_size=50), truncate=True)
     ds = make_dataset(train, batch_size=32, shuffle=True, seed=0)
 
 :func:`vectorize` gives int32 numpy arrays (id 0 is padding everywhere):
@@ -53,8 +55,20 @@ Pipeline::
 
 The v1.2 data has no validation files: :func:`split_validation` holds out a
 random (per task stratified) fraction of a training set, 10% in the MemN2N
-paper. The words of all 20 tasks, train and test, make one fixed vocabulary
-(:func:`build_vocabulary`) that single-task and joint models share.
+paper.
+
+Nothing is taken from the test files but the test questions themselves: the
+vocabulary (:func:`build_vocabulary`) holds the words of the *training*
+files of the tasks trained on, and a word first seen in a test story,
+question or answer maps to the unknown word ``<unk>`` (id 1), which no
+training example contains (so a test answer never seen in training is always
+counted wrong); the widths (:func:`max_lengths`) and the number of memory
+slots come from the training stories, and a longer test sentence or question
+is cut to that width (:func:`vectorize` with ``truncate=True``; its first
+words are kept). :func:`coverage` counts what that cost on a test set. On
+the 1k English data no test word, answer or sentence falls outside what the
+training files of its task hold (``tests/test_babi.py`` checks this on the
+shared copy).
 
 Reference: J. Weston, A. Bordes, S. Chopra, A. M. Rush, B. van Merriënboer,
 A. Joulin, T. Mikolov, "Towards AI-Complete Question Answering: A Set of
@@ -87,6 +101,7 @@ __all__ = [
     "load_babi",
     "build_vocabulary",
     "max_lengths",
+    "coverage",
     "vectorize",
     "split_validation",
     "make_dataset",
@@ -127,6 +142,10 @@ ENV_VAR = "KERAS_SEQMEM_BABI_DIR"
 
 PAD_WORD = "<pad>"
 """The word of id 0 (padding) when :meth:`Vocabulary.decode` shows it."""
+
+UNKNOWN_WORD = "<unk>"
+"""The word of id 1 in a vocabulary with ``unknown=True``: every word that is
+not in the vocabulary (a word first seen in the test files)."""
 
 _WORD = re.compile(r"[^\W_]+")
 
@@ -439,16 +458,21 @@ def load_babi(
 class Vocabulary:
     """Word <-> id map of bAbI; id 0 is padding.
 
-    Ids ``1..len(words)`` are the words in sorted order. Build one with
-    :meth:`from_examples` or :func:`build_vocabulary` (every word of all 20
-    tasks, train and test, so that one fixed vocabulary serves single-task
-    and joint models).
+    Ids ``1..len(words)`` are the words in sorted order; with
+    ``unknown=True`` id 1 is :data:`UNKNOWN_WORD` and the words follow from
+    id 2, and :meth:`index` maps any word not in the vocabulary to 1 instead
+    of raising. Build one with :meth:`from_examples` or
+    :func:`build_vocabulary` (the words of the training files, with the
+    unknown word).
 
     Args:
         words: The words (without padding); sorted and deduplicated here.
+        unknown: Whether id 1 is the unknown word that every word outside
+            ``words`` maps to.
 
     Raises:
-        ValueError: If a word is empty, not a string, or is ``"<pad>"``.
+        ValueError: If a word is empty, not a string, ``"<pad>"`` or
+            ``"<unk>"``.
 
     Example:
         >>> v = Vocabulary(["mary", "is", "where"])
@@ -456,19 +480,28 @@ class Vocabulary:
         [3, 1, 2]
         >>> v.decode([3, 1, 2, 0])
         ['where', 'is', 'mary']
+        >>> Vocabulary(["mary", "is"], unknown=True).encode(["is", "john"]).tolist()
+        [2, 1]
     """
 
-    def __init__(self, words: Iterable[str]):
+    def __init__(self, words: Iterable[str], unknown: bool = False):
         words = sorted(set(words))
         for word in words:
-            if not isinstance(word, str) or not word or word == PAD_WORD:
+            if (not isinstance(word, str) or not word
+                    or word in (PAD_WORD, UNKNOWN_WORD)):
                 raise ValueError(f"Vocabulary: invalid word {word!r}")
-        self._words = (PAD_WORD,) + tuple(words)
+        if not isinstance(unknown, (bool, np.bool_)):
+            raise ValueError(
+                f"Vocabulary: `unknown` must be True or False, got {unknown!r}")
+        self._unknown = bool(unknown)
+        self._words = ((PAD_WORD,) + ((UNKNOWN_WORD,) if unknown else ())
+                       + tuple(words))
         self._index = {w: i for i, w in enumerate(self._words)}
         del self._index[PAD_WORD]
 
     @classmethod
-    def from_examples(cls, examples: Iterable[BabiExample]) -> "Vocabulary":
+    def from_examples(cls, examples: Iterable[BabiExample],
+                      unknown: bool = False) -> "Vocabulary":
         """Every word of the stories, questions and answers of ``examples``."""
         words = set()
         for ex in examples:
@@ -476,12 +509,18 @@ class Vocabulary:
                 words.update(sentence)
             words.update(ex.question)
             words.add(ex.answer)
-        return cls(words)
+        return cls(words, unknown=unknown)
 
     @property
     def words(self) -> tuple[str, ...]:
-        """The words in id order, without padding (id ``k`` is ``words[k - 1]``)."""
+        """The words in id order, without padding (id ``k`` is
+        ``words[k - 1]``; with ``unknown``, ``words[0]`` is ``"<unk>"``)."""
         return self._words[1:]
+
+    @property
+    def unknown(self) -> bool:
+        """Whether words outside the vocabulary map to ``<unk>`` (id 1)."""
+        return self._unknown
 
     @property
     def size(self) -> int:
@@ -492,7 +531,7 @@ class Vocabulary:
         return len(self._words)
 
     def __contains__(self, word) -> bool:
-        return word in self._index
+        return word in self._index and word != UNKNOWN_WORD
 
     def __eq__(self, other) -> bool:
         return isinstance(other, Vocabulary) and self._words == other._words
@@ -501,33 +540,46 @@ class Vocabulary:
         return hash(self._words)
 
     def __repr__(self) -> str:
-        return f"Vocabulary(size={self.size})"
+        return f"Vocabulary(size={self.size}, unknown={self._unknown})"
 
     def index(self, word: str) -> int:
-        """The id of ``word``.
+        """The id of ``word`` (1 for an unknown word if ``unknown``).
 
         Raises:
-            ValueError: If the word is not in the vocabulary.
+            ValueError: If the word is not in a vocabulary without ``unknown``.
         """
         try:
             return self._index[word]
         except (KeyError, TypeError):
+            if self._unknown and isinstance(word, str):
+                return 1
             raise ValueError(
                 f"Word {word!r} is not in the bAbI vocabulary "
-                f"({len(self._index)} words); build the vocabulary from every "
-                "split and task you use (build_vocabulary)"
+                f"({len(self._index)} words); build it with unknown=True "
+                "(build_vocabulary does) to map unseen words to <unk>"
             ) from None
 
-    def encode(self, tokens: Iterable[str], length: int | None = None) -> np.ndarray:
+    def encode(self, tokens: Iterable[str], length: int | None = None,
+               truncate: bool = False) -> np.ndarray:
         """Words -> int32 ids, right-padded with 0 to ``length`` if given.
 
+        Args:
+            tokens: Words.
+            length: Width to pad to.
+            truncate: Keep the first ``length`` words of a longer sentence
+                instead of raising.
+
         Raises:
-            ValueError: If a word is unknown or the words do not fit.
+            ValueError: If a word is unknown (without ``unknown``) or the
+                words do not fit (without ``truncate``).
         """
         ids = [self.index(t) for t in tokens]
         if length is not None:
             if len(ids) > length:
-                raise ValueError(f"{len(ids)} words do not fit in length={length}")
+                if not truncate:
+                    raise ValueError(
+                        f"{len(ids)} words do not fit in length={length}")
+                ids = ids[:length]
             ids += [0] * (length - len(ids))
         return np.asarray(ids, dtype=np.int32)
 
@@ -553,37 +605,53 @@ class Vocabulary:
         return out
 
     def get_config(self) -> dict:
-        """JSON-able config: ``{"words": [...]}`` (sorted, no padding)."""
-        return {"words": list(self.words)}
+        """JSON-able config: ``{"words": [...], "unknown": bool}`` (sorted,
+        no padding, no ``<unk>``)."""
+        words = self.words[1:] if self._unknown else self.words
+        return {"words": list(words), "unknown": self._unknown}
 
     @classmethod
     def from_config(cls, config: Mapping) -> "Vocabulary":
         """Inverse of :meth:`get_config`."""
-        return cls(config["words"])
+        return cls(config["words"], unknown=bool(config.get("unknown", False)))
 
 
 def build_vocabulary(
     data_dir,
     tasks: int | Iterable[int] = range(1, 21),
     language: str = "en",
+    splits: Iterable[str] = ("train",),
+    unknown: bool = True,
 ) -> Vocabulary:
-    """The vocabulary of the train AND test files of ``tasks``.
+    """The vocabulary of the training files of ``tasks``, with ``<unk>``.
 
-    With the default (all 20 tasks) it is the same whatever subset a model
-    trains on, so ids are stable across experiments and joint training.
+    Only the files of ``tasks`` are read (a folder missing another task's
+    files is fine). A word first seen in a test file maps to ``<unk>``
+    (id 1), so nothing about the test set shapes the model. Pass the tasks
+    the model trains on: one task for a per-task model, all 20 for the
+    joint one.
 
     Args:
         data_dir: See :func:`find_task_file`.
         tasks: Task numbers.
         language: See :func:`find_task_file`.
+        splits: The splits whose words are read; ``("train",)`` (the
+            default) is the only choice that keeps test data out of the
+            model; ``("train", "test")`` gives the old (pre-2026-12-02)
+            vocabulary, for loading a model trained with it.
+        unknown: Whether id 1 is the unknown word (see :class:`Vocabulary`).
 
     Returns:
         A :class:`Vocabulary`.
+
+    Raises:
+        FileNotFoundError: If a task's file is missing (names the file).
     """
     examples = []
-    for split in SPLITS:
-        examples.extend(load_babi(data_dir, tasks, split, language=language))
-    return Vocabulary.from_examples(examples)
+    for split in splits:
+        examples.extend(load_babi(data_dir, tasks, _check_split(split),
+                                  language=language))
+    return Vocabulary.from_examples(examples, unknown=unknown)
 
 
 # --------------------------------------------------------------------------
@@ -603,8 +671,10 @@ def max_lengths(
 ) -> tuple[int, int]:
     """Common ``(sentence_length, query_length)`` of several example lists.
 
-    Pass the same result to :func:`vectorize` (or :func:`load_arrays`) for
-    train and test so that their arrays have the same shapes.
+    Pass the training examples' result to :func:`vectorize` (or
+    :func:`load_arrays`) for train and test, with ``truncate=True`` for the
+    test set, so that their arrays have the same shapes and the widths come
+    from training data only.
 
     Args:
         *example_lists: Lists of :class:`BabiExample`.
@@ -631,6 +701,7 @@ def vectorize(
     sentence_length: int | None = None,
     query_length: int | None = None,
     supporting_length: int | None = None,
+    truncate: bool = False,
 ) -> dict[str, np.ndarray]:
     """Examples -> int32 arrays for a memory network.
 
@@ -648,6 +719,10 @@ def vectorize(
         query_length: Width of a question; default: the longest question.
         supporting_length: Width of ``supporting``; default: the most
             supporting statements of one question.
+        truncate: Cut a statement or question longer than its width to its
+            first words, and drop supporting ids beyond ``supporting_length``,
+            instead of raising: for a test set vectorized with the training
+            set's widths (:func:`coverage` counts the cuts).
 
     Returns:
         A dict of int32 arrays: ``story`` ``(n, memory_size,
@@ -671,11 +746,12 @@ def vectorize(
     longest_sentence, longest_query = max_lengths(examples, memory_size=memory_size)
     longest_supporting = max(1, max(len(ex.supporting) for ex in examples))
     sentence_length = _check_length(
-        "sentence_length", sentence_length, longest_sentence
+        "sentence_length", sentence_length, longest_sentence, truncate
     )
-    query_length = _check_length("query_length", query_length, longest_query)
+    query_length = _check_length(
+        "query_length", query_length, longest_query, truncate)
     supporting_length = _check_length(
-        "supporting_length", supporting_length, longest_supporting
+        "supporting_length", supporting_length, longest_supporting, truncate
     )
 
     n = len(examples)
@@ -696,12 +772,14 @@ def vectorize(
             row = rows.get(sentence)
             if row is None:
                 row = rows[sentence] = len(table)
-                table.append(vocabulary.encode(sentence, sentence_length))
+                table.append(vocabulary.encode(sentence, sentence_length,
+                                               truncate=truncate))
             slots[i, j] = row
         story_length[i] = len(kept)
-        query[i] = vocabulary.encode(ex.question, query_length)
+        query[i] = vocabulary.encode(ex.question, query_length,
+                                     truncate=truncate)
         answer[i] = vocabulary.index(ex.answer)
-        for k, position in enumerate(ex.supporting):
+        for k, position in enumerate(ex.supporting[:supporting_length]):
             supporting[i, k] = position - offset if position >= offset else -1
         task[i] = ex.task
     return {
@@ -714,11 +792,41 @@ def vectorize(
     }
 
 
-def _check_length(name: str, value, needed: int) -> int:
+def coverage(
+    examples: Sequence[BabiExample],
+    vocabulary: Vocabulary,
+    memory_size: int,
+    sentence_length: int,
+    query_length: int,
+) -> dict[str, int]:
+    """What vectorizing ``examples`` with a training set's vocabulary and
+    widths loses: counts of words mapped to ``<unk>`` (``unknown_words``,
+    over stories and questions), answers not in the vocabulary
+    (``unknown_answers``, always counted wrong), statements and questions
+    cut (``cut_sentences``, ``cut_queries``), and questions whose story is
+    longer than ``memory_size`` (``cut_stories``: its oldest statements are
+    dropped, as in training). Also ``questions``: the number of examples.
+    """
+    counts = dict(questions=0, unknown_words=0, unknown_answers=0,
+                  cut_sentences=0, cut_queries=0, cut_stories=0)
+    for ex in examples:
+        counts["questions"] += 1
+        kept = _kept(ex, memory_size)
+        counts["cut_stories"] += len(kept) < len(ex.story)
+        for sentence in kept:
+            counts["unknown_words"] += sum(w not in vocabulary for w in sentence)
+            counts["cut_sentences"] += len(sentence) > sentence_length
+        counts["unknown_words"] += sum(w not in vocabulary for w in ex.question)
+        counts["cut_queries"] += len(ex.question) > query_length
+        counts["unknown_answers"] += ex.answer not in vocabulary
+    return counts
+
+
+def _check_length(name: str, value, needed: int, truncate: bool = False) -> int:
     if value is None:
         return needed
     value = check_int(NAME, name, value, minimum=1)
-    if value < needed:
+    if value < needed and not truncate:
         raise ValueError(
             f"Task {NAME!r}: parameter `{name}`={value} is too small; the "
             f"data needs {needed}"
@@ -831,20 +939,22 @@ def load_arrays(
     query_length: int | None = None,
     supporting_length: int | None = None,
     language: str = "en",
+    truncate: bool = False,
 ) -> tuple[dict[str, np.ndarray], Vocabulary]:
     """Reads and vectorizes tasks in one call.
 
     To give train and test arrays the same shapes, pass both calls the
-    lengths of :func:`max_lengths` over both splits (or fixed ones).
+    lengths of :func:`max_lengths` over the training examples, and
+    ``truncate=True`` to the test call.
 
     Args:
         data_dir: See :func:`find_task_file`.
         tasks: Task numbers.
         split: ``"train"`` or ``"test"``.
         vocabulary: The vocabulary; ``None``: :func:`build_vocabulary` over
-            all 20 tasks.
-        memory_size, sentence_length, query_length, supporting_length: See
-            :func:`vectorize`.
+            the training files of ``tasks``.
+        memory_size, sentence_length, query_length, supporting_length,
+            truncate: See :func:`vectorize`.
         language: See :func:`find_task_file`.
 
     Returns:
@@ -854,18 +964,19 @@ def load_arrays(
     Example:
         >>> train_ex = load_babi(data_dir, [1, 2], "train")
         >>> test_ex = load_babi(data_dir, [1, 2], "test")
-        >>> s, q = max_lengths(train_ex, test_ex, memory_size=50)
+        >>> s, q = max_lengths(train_ex, memory_size=50)
         >>> train, vocab = load_arrays(data_dir, [1, 2], "train",
         ...                            sentence_length=s, query_length=q)
         >>> test, _ = load_arrays(data_dir, [1, 2], "test", vocab,
-        ...                       sentence_length=s, query_length=q)
+        ...                       sentence_length=s, query_length=q,
+        ...                       truncate=True)
     """
     if vocabulary is None:
-        vocabulary = build_vocabulary(data_dir, language=language)
+        vocabulary = build_vocabulary(data_dir, tasks, language=language)
     examples = load_babi(data_dir, tasks, split, language=language)
     arrays = vectorize(
         examples, vocabulary, memory_size=memory_size,
         sentence_length=sentence_length, query_length=query_length,
-        supporting_length=supporting_length,
+        supporting_length=supporting_length, truncate=truncate,
     )
     return arrays, vocabulary
