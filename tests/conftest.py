@@ -1,5 +1,26 @@
-"""Shared pytest fixtures."""
+"""Shared pytest fixtures, and the test groups (markers) of the suite.
 
+Every test belongs to exactly one group (docs/pages/testing.md):
+
+* ``slow``: long learning runs, not run by CI (``pytest -m slow``). A test
+  is slow when its file marks it ``@pytest.mark.slow`` or when it matches
+  ``SLOW`` below;
+* ``integration``: whole programs and processes (the CLI, the examples, the
+  benchmarks' quick runs, distributed training and tuning, the install and
+  its extras, the JAX-backend subprocess suite, the SavedModel export
+  round trips): tests matching ``INTEGRATION`` below;
+* ``unit``: every other test.
+
+The groups are assigned here, by file and test name, so that the test files
+need not carry the markers. A pattern without ``::`` names test files
+(``fnmatch`` on the file name); a pattern with ``::`` names tests
+(``fnmatch`` on ``<file name>::<test function name>``, without parameters).
+tests/test_project.py checks that every collected test gets exactly one
+group and that every pattern here still names a test.
+"""
+
+import fnmatch
+import json
 import os
 import pathlib
 
@@ -7,20 +28,107 @@ import pytest
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 
+GROUPS = ("unit", "integration", "slow")
+
+INTEGRATION = (
+    # The CLI (keras-seqmem ...), run in-process or as a command.
+    "test_cli_callbacks.py",
+    "test_project.py::test_cli_*",
+    "test_sequence_training.py::test_cli_*",
+    "test_tuning.py::test_cli_*",
+    # The examples' quick runs.
+    "test_examples.py",
+    "test_examples_act.py",
+    "test_examples_babi.py",
+    "test_examples_seq2seq.py",
+    "test_sequence_training.py::test_example_*",
+    # The benchmarks' quick runs.
+    "test_benchmark_*.py",
+    "test_project.py::test_benchmark_quick_run",
+    # Distributed training and tuning (worker processes).
+    "test_distributed.py",
+    "test_tuning.py::test_distributed_*",
+    # The install and its extras (fresh Python processes).
+    "test_install.py",
+    # tests/test_backends.py under KERAS_BACKEND=jax, in a subprocess.
+    "test_jax_backend.py",
+    # SavedModel export round trips (a process without keras_seqmem).
+    "test_serving.py::test_export_*",
+    # Collects the whole suite in a pytest subprocess.
+    "test_project.py::test_every_test_has_exactly_one_group",
+    # Runs .ci/test (two pytest runs) on three tests.
+    "test_project.py::test_ci_test_*",
+)
+
+# Learning runs or duplicate coverage moved out of CI here (besides the
+# tests their files mark @pytest.mark.slow); none so far.
+SLOW = ()
+
+# Set by tests/test_project.py: the file that receives {node id: groups}.
+GROUPS_REPORT_ENV = "KERAS_SEQMEM_TEST_GROUPS_REPORT"
+# Set by .ci/run: tests that need the bAbI data fail instead of skipping.
+REQUIRE_DATA_ENV = "KERAS_SEQMEM_REQUIRE_DATA"
+
+
+def _matches(pattern, item):
+    if "::" in pattern:
+        return fnmatch.fnmatch(f"{item.path.name}::{item.originalname}",
+                               pattern)
+    return fnmatch.fnmatch(item.path.name, pattern)
+
+
+def _marked_groups(item):
+    return sorted({m.name for m in item.iter_markers() if m.name in GROUPS})
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by these markers
+def pytest_collection_modifyitems(config, items):
+    used = {pattern: 0 for pattern in INTEGRATION + SLOW}
+    for item in items:
+        slow = [p for p in SLOW if _matches(p, item)]
+        integration = [p for p in INTEGRATION if _matches(p, item)]
+        for pattern in slow + integration:
+            used[pattern] += 1
+        if _marked_groups(item):
+            continue  # marked in its file (@pytest.mark.slow)
+        if slow:
+            item.add_marker(pytest.mark.slow)
+        elif integration:
+            item.add_marker(pytest.mark.integration)
+        else:
+            item.add_marker(pytest.mark.unit)
+    report = os.environ.get(GROUPS_REPORT_ENV)
+    if report:
+        pathlib.Path(report).write_text(json.dumps({
+            "groups": {item.nodeid: _marked_groups(item) for item in items},
+            "pattern_matches": used,
+        }, indent=1))
+
+
+def _require_data():
+    return os.environ.get(REQUIRE_DATA_ENV, "") not in ("", "0")
+
 
 @pytest.fixture(scope="session")
 def babi_dir() -> pathlib.Path:
     """The bAbI v1.2 data folder (holding ``en/``), or skip the test.
 
     ``$KERAS_SEQMEM_BABI_DIR`` if set, else ``<repo root>/../shared/data/babi``
-    (the team's copy). Tests that use it are skipped when the folder or its
-    ``en/`` is absent.
+    (the team's copy, which CI's clone has next to it). Tests that use it are
+    skipped when the folder or its ``en/`` is absent, and fail instead when
+    ``$KERAS_SEQMEM_REQUIRE_DATA`` is set (``.ci/run`` sets it).
     """
     env = os.environ.get("KERAS_SEQMEM_BABI_DIR")
     path = pathlib.Path(env) if env else REPO_ROOT.parent / "shared" / "data" / "babi"
     if not (path / "en").is_dir():
-        pytest.skip(
-            f"bAbI data not found at {path}; set KERAS_SEQMEM_BABI_DIR to a "
-            "tasks_1-20_v1-2 folder"
-        )
+        message = (
+            f"bAbI data not found: {path} has no en/ folder "
+            f"({'from $KERAS_SEQMEM_BABI_DIR' if env else 'the default'}); "
+            "put the tasks_1-20_v1-2 folder (holding en/) at "
+            f"{REPO_ROOT.parent / 'shared' / 'data' / 'babi'} or set "
+            "KERAS_SEQMEM_BABI_DIR to it")
+        if _require_data():
+            pytest.fail(f"{message} ({REQUIRE_DATA_ENV} is set: the bAbI "
+                        "tests must run)", pytrace=False)
+        pytest.skip(message)
     return path

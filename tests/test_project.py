@@ -24,13 +24,107 @@ def test_readme_starts_with_the_two_commands():
     install_and_run, install_and_test = _readme_commands()[:2]
     assert "pip install" in install_and_run
     assert "keras-seqmem train" in install_and_run
-    assert "pip install" in install_and_test and "pytest" in install_and_test
+    assert "pip install" in install_and_test
+    # .ci/test runs pytest on the unit group, then on the integration group.
+    assert install_and_test.endswith(" && python .ci/test")
+    assert "pytest" in (ROOT / ".ci" / "test").read_text()
 
 
 def test_ci_runs_exactly_the_readme_test_command():
     _, install_and_test = _readme_commands()[:2]
     ci_lines = (ROOT / ".ci" / "run").read_text().splitlines()
     assert install_and_test in ci_lines
+
+
+def test_every_test_has_exactly_one_group(tmp_path):
+    """Every collected test is in exactly one of unit / integration / slow
+    (tests/conftest.py), and every pattern of the mapping names a test."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    import conftest
+
+    report = tmp_path / "groups.json"
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("PYTEST_")}  # not this xdist worker's
+    env[conftest.GROUPS_REPORT_ENV] = str(report)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-n", "0",
+         "-p", "no:cacheprovider", "tests"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    collected = {line for line in result.stdout.splitlines()
+                 if line.startswith("tests/") and "::" in line}
+    data = json.loads(report.read_text())
+    groups = data["groups"]
+    assert set(groups) == collected
+    assert len(collected) > 500, len(collected)
+    wrong = {node: g for node, g in groups.items() if len(g) != 1}
+    assert not wrong, f"tests without exactly one group: {wrong}"
+    for group in conftest.GROUPS:
+        assert any(g == [group] for g in groups.values()), group
+    stale = [p for p, n in data["pattern_matches"].items() if n == 0]
+    assert not stale, f"conftest patterns that name no test: {stale}"
+
+
+def test_ci_requires_the_bab_i_data():
+    """.ci/run makes a missing bAbI folder a failure, not a skip."""
+    import conftest
+
+    ci_lines = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert f"export {conftest.REQUIRE_DATA_ENV}=1" in ci_lines
+
+
+def test_ci_test_runs_unit_then_integration_and_records_times(tmp_path):
+    """.ci/test (the README's test command) runs the unit group and the
+    integration group as two pytest runs, prints and records their times."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    record = tmp_path / "times.json"
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("PYTEST_")}
+    one_of_each = ("test_public_api_is_explicit or test_cli_lists_tasks "
+                   "or test_cli_babi_needs_a_data_dir")
+    result = subprocess.run(
+        [sys.executable, str(ROOT / ".ci" / "test"), "--record", str(record),
+         "--", "-p", "no:cacheprovider", "tests/test_project.py",
+         "-k", one_of_each],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out[-3000:]
+    runs = json.loads(record.read_text())["runs"]
+    assert [r["group"] for r in runs] == ["unit", "integration"]
+    assert [r["counts"]["tests"] for r in runs] == [1, 2], runs
+    assert all(r["counts"]["failures"] == r["counts"]["errors"] == 0
+               for r in runs)
+    for run in runs:
+        assert f"{run['group']} group: " in out
+        assert f"-m {run['group']}" in run["command"]
+        assert run["wall_seconds"] > 0
+    assert re.search(r"unit \d+ s, integration \d+ s, total \d+ s", out)
+
+
+def test_babi_dir_fails_under_ci_and_skips_locally(tmp_path, monkeypatch):
+    import conftest
+
+    missing = tmp_path / "no_babi"
+    monkeypatch.setenv("KERAS_SEQMEM_BABI_DIR", str(missing))
+    fixture = conftest.babi_dir.__wrapped__
+    monkeypatch.delenv(conftest.REQUIRE_DATA_ENV, raising=False)
+    with pytest.raises(pytest.skip.Exception, match="KERAS_SEQMEM_BABI_DIR"):
+        fixture()
+    monkeypatch.setenv(conftest.REQUIRE_DATA_ENV, "1")
+    with pytest.raises(pytest.fail.Exception) as failed:
+        fixture()
+    assert str(missing) in str(failed.value)
+    assert "KERAS_SEQMEM_BABI_DIR" in str(failed.value)
+    (missing / "en").mkdir(parents=True)
+    assert fixture() == missing
 
 
 def test_cli_train_prints_a_result(capsys):
