@@ -126,6 +126,23 @@ def standard_op(op):
     return not op.startswith("_") and hasattr(tf.raw_ops, op)
 
 
+def op_locations(path, ops):
+    """`{op: [place, ...]}` for each op type of `ops` a SavedModel holds:
+    `"<graph>"` for a top-level node, else the name of the library
+    function (a `While` or `If` body, a called function) whose nodes have
+    it. Names where a check's finding sits, e.g. a `py_function` in the
+    body of a recurrent layer's loop."""
+    found = {}
+    for meta in _meta_graphs(path):
+        graph_def = meta.graph_def
+        places = [("<graph>", graph_def.node)] + [
+            (f.signature.name, f.node_def) for f in graph_def.library.function]
+        for place, nodes in places:
+            for op in {node.op for node in nodes} & set(ops):
+                found.setdefault(op, []).append(place)
+    return {op: sorted(set(places)) for op, places in found.items()}
+
+
 def nonstandard_ops(path):
     """The op types of a SavedModel that a TensorFlow server without Python
     and without a GPU cannot run: Python functions, cuDNN kernels, and ops

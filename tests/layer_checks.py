@@ -12,8 +12,12 @@ The checks:
     check_config_round_trip   get_config -> JSON -> from_config, same outputs
     check_keras_save_load     model.save(".keras") -> load_model, same outputs
     check_xla_training_step   compile(jit_compile=True): really XLA, trains
-    check_saved_model_export  model.export -> tf.saved_model.load in a fresh
-                              process without keras_seqmem, new batch/length
+    check_saved_model_export  model.export: only ops a TF server without
+                              Python/GPU runs, in the graphs and in every
+                              loop body of their function library; then
+                              tf.saved_model.load in a fresh process where
+                              importing keras_seqmem raises (a meta-path
+                              blocker), new batch/length
                               (TensorFlow backend only: skipped elsewhere)
     check_masking             case.check_masking (padded steps change nothing)
     check_mixed_float16       mixed precision: f16 compute, f32 variables,
@@ -178,46 +182,116 @@ def check_xla_training_step(case, tmp_path):
     assert "ENTRY" in hlo
 
 
-_SERVE_SCRIPT = textwrap.dedent(
-    """
-    import sys
-    import numpy as np
-    import tensorflow as tf
+# The first lines of every "serves without keras_seqmem" process: a
+# `sys.meta_path` finder that refuses `keras_seqmem` and its submodules
+# (an installed keras_seqmem, editable or not, is importable from any
+# working directory, so leaving the repository is no block), then proof
+# that the block holds: importing keras_seqmem there raises. A script
+# ends with `NO_KERAS_SEQMEM_END` (nothing imported, nothing attempted).
+# `block=False` leaves the finder out and keeps the proof: the planted
+# fault of tests/test_serving.py, where the proof fails.
+_NO_KERAS_SEQMEM = """
+import sys
 
-    path, data_path = sys.argv[1], sys.argv[2]
-    loaded = tf.saved_model.load(path)
-    data = np.load(data_path)
-    n_inputs = int(data["n_inputs"])
-    for shape in ("a", "b"):
-        inputs = [tf.constant(data[f"{shape}_x{i}"]) for i in range(n_inputs)]
-        # Keras exports a multi-input model with one list argument.
-        out = loaded.serve(inputs[0] if n_inputs == 1 else inputs)
-        if isinstance(out, dict):
-            out = list(out.values())[0]
-        if isinstance(out, (list, tuple)):
-            out = out[0]
-        np.testing.assert_allclose(
-            out.numpy(), data[f"{shape}_y"], rtol=1e-5, atol=1e-5)
-    graph_ops = set()
-    for f in loaded.serve.concrete_functions if hasattr(
-            loaded.serve, "concrete_functions") else []:
-        graph_ops |= {op.type for op in f.graph.get_operations()}
-    banned = sorted(op for op in graph_ops if "Cudnn" in op or "PyFunc" in op)
-    assert not banned, f"non-portable ops in the SavedModel: {banned}"
-    leaked = [m for m in sys.modules if m.startswith("keras_seqmem")]
-    assert not leaked, f"keras_seqmem was imported: {leaked}"
-    print("SERVED_OK")
-    """
-)
+if [m for m in sys.modules if m.split(".")[0] == "keras_seqmem"]:
+    raise SystemExit("keras_seqmem was imported at start-up")
 
 
-def check_saved_model_export(case, tmp_path):
+class NoKerasSeqmem:
+    attempts = []
+
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "keras_seqmem":
+            self.attempts.append(name)
+            raise ImportError(f"blocked: {name} must not be imported "
+                              "when serving")
+        return None
+
+
+if BLOCK:
+    sys.meta_path.insert(0, NoKerasSeqmem())
+for _module in ("keras_seqmem", "keras_seqmem.recurrent",
+                "keras_seqmem.serving"):
+    try:
+        __import__(_module)
+    except ImportError as error:
+        assert "blocked" in str(error), error
+    else:
+        raise SystemExit(f"{_module} is importable in the serving process: "
+                         "the check would not see a dependency on it")
+NoKerasSeqmem.attempts.clear()
+"""
+
+NO_KERAS_SEQMEM_END = """
+assert not NoKerasSeqmem.attempts, (
+    f"loading or serving tried to import {NoKerasSeqmem.attempts}")
+leaked = [m for m in sys.modules if m.split(".")[0] == "keras_seqmem"]
+assert not leaked, f"keras_seqmem was imported: {leaked}"
+print("NO_KERAS_SEQMEM_OK")
+"""
+
+
+def no_keras_seqmem_script(body, block=True):
+    """`body` (Python source) preceded by the import block of keras_seqmem
+    and its proof, followed by the check that nothing imported it, which
+    prints `NO_KERAS_SEQMEM_OK` last."""
+    return (f"BLOCK = {bool(block)}\n" + _NO_KERAS_SEQMEM
+            + textwrap.dedent(body) + NO_KERAS_SEQMEM_END)
+
+
+def run_without_keras_seqmem(body, args, cwd, block=True, timeout=300):
+    """Runs `no_keras_seqmem_script(body)` in a fresh Python process (no
+    PYTHONPATH, in `cwd`) with `args`; returns the `CompletedProcess`."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    return subprocess.run(
+        [sys.executable, "-c", no_keras_seqmem_script(body, block),
+         *map(str, args)],
+        capture_output=True, text=True, env=env, cwd=cwd, timeout=timeout)
+
+
+_SERVE_SCRIPT = """
+import numpy as np
+import tensorflow as tf
+
+path, data_path = sys.argv[1], sys.argv[2]
+loaded = tf.saved_model.load(path)
+data = np.load(data_path)
+n_inputs = int(data["n_inputs"])
+for shape in ("a", "b"):
+    inputs = [tf.constant(data[f"{shape}_x{i}"]) for i in range(n_inputs)]
+    # Keras exports a multi-input model with one list argument.
+    out = loaded.serve(inputs[0] if n_inputs == 1 else inputs)
+    if isinstance(out, dict):
+        out = list(out.values())[0]
+    if isinstance(out, (list, tuple)):
+        out = out[0]
+    np.testing.assert_allclose(
+        out.numpy(), data[f"{shape}_y"], rtol=1e-5, atol=1e-5)
+print("SERVED_OK")
+"""
+
+
+def check_saved_model_export(case, tmp_path, block=True):
+    """`model.export`: every op of the SavedModel, in its graphs and in
+    every function of their library (the loop bodies that hold each
+    recurrent step), is one a TensorFlow server without Python and without
+    a GPU runs (`keras_seqmem.serving.nonstandard_ops`); and a fresh
+    process in which importing keras_seqmem raises loads it and serves new
+    batch sizes and lengths with the model's outputs."""
     if keras.backend.backend() != "tensorflow":
         pytest.skip("SavedModel export is TensorFlow's: keras_seqmem exports "
                     "with the TensorFlow backend only")
+    from keras_seqmem import serving
+
     model, _ = case.build_model()
     path = os.path.join(tmp_path, "exported")
     model.export(path, format="tf_saved_model", verbose=False)
+    bad = serving.nonstandard_ops(path)
+    assert not bad, (
+        f"{case.name}: the SavedModel holds ops that a TensorFlow server "
+        f"without Python or a GPU cannot run: "
+        f"{serving.op_locations(path, bad)}")
     # Shapes the export was never traced with: new batch sizes and lengths.
     arrays = {"n_inputs": len(case.input_shapes)}
     for key, (batch, time) in (("a", (3, 9)), ("b", (5, 4))):
@@ -227,19 +301,11 @@ def check_saved_model_export(case, tmp_path):
         arrays[f"{key}_y"] = _numpy(model(_feed(xs)))
     data_path = os.path.join(tmp_path, "data.npz")
     np.savez(data_path, **arrays)
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    result = subprocess.run(
-        [sys.executable, "-c", _SERVE_SCRIPT, path, data_path],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,  # not the repository: keras_seqmem is not importable
-        timeout=300,
-    )
-    assert result.returncode == 0 and "SERVED_OK" in result.stdout, (
-        result.stdout + result.stderr[-4000:]
-    )
+    result = run_without_keras_seqmem(_SERVE_SCRIPT, [path, data_path],
+                                      cwd=tmp_path, block=block)
+    assert result.returncode == 0 and "SERVED_OK" in result.stdout and (
+        "NO_KERAS_SEQMEM_OK" in result.stdout), (
+        result.stdout + result.stderr[-4000:])
 
 
 def check_masking(case, tmp_path):

@@ -15,7 +15,6 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 
 import keras
 import numpy as np
@@ -23,6 +22,7 @@ import pytest
 import tensorflow as tf
 
 import keras_seqmem
+import layer_checks
 from keras_seqmem import cli
 from keras_seqmem import serving
 from keras_seqmem import training
@@ -30,47 +30,31 @@ from keras_seqmem import training
 SAVED_MODEL_CLI = os.path.join(os.path.dirname(sys.executable),
                                "saved_model_cli")
 
-# Runs in a fresh process where importing keras_seqmem raises: loading and
-# serving must not need it.
-_SERVE = textwrap.dedent(
-    """
-    import json
-    import sys
+# Runs in a fresh process where importing keras_seqmem raises (the
+# meta-path blocker of layer_checks, with its proof that the import fails):
+# loading and serving must not need it.
+_SERVE = """
+import json
 
-    class NoKerasSeqmem:
-        attempts = []
+import numpy as np
+import tensorflow as tf
 
-        def find_spec(self, name, path=None, target=None):
-            if name.split(".")[0] == "keras_seqmem":
-                self.attempts.append(name)
-                raise ImportError(f"{name} must not be imported")
-            return None
-
-    sys.meta_path.insert(0, NoKerasSeqmem())
-
-    import numpy as np
-    import tensorflow as tf
-
-    manifest = json.load(open(sys.argv[1]))
-    for name, entry in manifest.items():
-        serve = tf.saved_model.load(entry["dir"]).signatures[
-            "serving_default"]
-        for case in entry["cases"]:
-            data = np.load(case)
-            inputs = {k[3:]: tf.constant(data[k]) for k in data.files
-                      if k.startswith("in/")}
-            outputs = serve(**inputs)
-            for key in (k for k in data.files if k.startswith("out/")):
-                np.testing.assert_allclose(
-                    outputs[key[4:]].numpy(), data[key], rtol=1e-5,
-                    atol=1e-5, err_msg=f"{name} {case} {key}")
-            shapes = {k: tuple(v.shape) for k, v in inputs.items()}
-            print(f"served {name} {shapes}", flush=True)
-    assert not NoKerasSeqmem.attempts, NoKerasSeqmem.attempts
-    assert not [m for m in sys.modules if m.startswith("keras_seqmem")]
-    print("SERVED_OK", flush=True)
-    """
-)
+manifest = json.load(open(sys.argv[1]))
+for name, entry in manifest.items():
+    serve = tf.saved_model.load(entry["dir"]).signatures["serving_default"]
+    for case in entry["cases"]:
+        data = np.load(case)
+        inputs = {k[3:]: tf.constant(data[k]) for k in data.files
+                  if k.startswith("in/")}
+        outputs = serve(**inputs)
+        for key in (k for k in data.files if k.startswith("out/")):
+            np.testing.assert_allclose(
+                outputs[key[4:]].numpy(), data[key], rtol=1e-5,
+                atol=1e-5, err_msg=f"{name} {case} {key}")
+        shapes = {k: tuple(v.shape) for k, v in inputs.items()}
+        print(f"served {name} {shapes}", flush=True)
+print("SERVED_OK", flush=True)
+"""
 
 NON_PORTABLE = {"PyFunc", "PyFuncStateless", "EagerPyFunc"}
 
@@ -219,13 +203,13 @@ def test_export_serves_without_keras_seqmem(tmp_path, capsys):
 
     manifest_path = tmp_path / "manifest.json"
     manifest_path.write_text(json.dumps(manifest))
+    run = layer_checks.run_without_keras_seqmem(
+        _SERVE, [manifest_path], cwd=tmp_path)
+    assert run.returncode == 0 and "SERVED_OK" in run.stdout and (
+        "NO_KERAS_SEQMEM_OK" in run.stdout), (
+        run.stdout + run.stderr[-4000:])
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    run = subprocess.run(
-        [sys.executable, "-c", _SERVE, str(manifest_path)],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
-    assert run.returncode == 0 and "SERVED_OK" in run.stdout, (
-        run.stdout + run.stderr[-4000:])
     assert run.stdout.count("served ") == 2 * len(models)
 
     # saved_model_cli, as a TF Serving user would inspect it.
@@ -322,3 +306,102 @@ def test_standard_op_is_tensorflows_registry():
         assert serving.standard_op(op), op
     for op in ("FloorMud", "MyCustomKernel", "_Arg", "_sys", ""):
         assert not serving.standard_op(op), op
+
+
+# --- the shared export check (tests/layer_checks.py): planted faults ---------
+
+
+class _StepCell(keras.layers.Layer):
+    """A small recurrent cell, `h' = tanh(x W + h U)`; `python=True` passes
+    `h'` through a `tf.py_function` (op `EagerPyFunc`, which a server
+    without Python cannot run) inside the step, i.e. inside the body of
+    `keras_seqmem.RNN`'s `tf.while_loop`."""
+
+    def __init__(self, units, python=False, **kwargs):
+        super().__init__(**kwargs)
+        self.units, self.python = units, python
+        self.state_size = units
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight((input_shape[-1], self.units))
+        self.recurrent_kernel = self.add_weight((self.units, self.units))
+
+    def call(self, x, states):
+        h = keras.ops.tanh(x @ self.kernel
+                           + states[0] @ self.recurrent_kernel)
+        if self.python:
+            through = tf.py_function(lambda v: v, [h], h.dtype)
+            through.set_shape(h.shape)
+            h = through
+        return h, [h]
+
+
+def _step_case(python):
+    return layer_checks.LayerCase(
+        name=f"RNN(StepCell, python={python})",
+        make_layer=lambda **o: keras_seqmem.RNN(
+            _StepCell(3, python=python, **o), return_sequences=True, **o),
+        input_shapes=[(None, 2)])
+
+
+def test_export_check_sees_a_python_function_in_a_recurrent_step(tmp_path):
+    """The shared check fails on a `py_function` in the recurrent step,
+    which sits in functions of the library only, the `While` body among
+    them (the top-level graph of the loaded signature, all that the check
+    read before, holds no `EagerPyFunc`), and names the body; the same
+    model without it passes, served in a process without keras_seqmem."""
+    with pytest.raises(AssertionError) as info:
+        layer_checks.check_saved_model_export(_step_case(True),
+                                              tmp_path / "python")
+    message = str(info.value)
+    assert "EagerPyFunc" in message and "while_body" in message, message
+    path = str(tmp_path / "python" / "exported")
+    (places,) = serving.op_locations(path, ["EagerPyFunc"]).values()
+    # In the loop body (and in the layer's call, which runs step 0 before
+    # the loop), never in the top-level graph.
+    assert "<graph>" not in places, places
+    assert any("while_body" in place for place in places), places
+    loaded = tf.saved_model.load(path)
+    top_level = {op.type for op in loaded.signatures[
+        "serving_default"].graph.get_operations()}
+    assert "EagerPyFunc" not in top_level
+    assert {"While", "StatelessWhile"} & serving.saved_model_op_types(
+        path)[0]
+
+    (tmp_path / "clean").mkdir()
+    layer_checks.check_saved_model_export(_step_case(False),
+                                          tmp_path / "clean")
+
+
+def test_export_check_blocks_keras_seqmem_for_real(tmp_path):
+    """The serving process of the shared check cannot import keras_seqmem
+    although it is installed (editable: importable from any folder); the
+    process proves it first. Planted: without the blocker, that proof
+    fails; a load that imports keras_seqmem (or only tries to, catching
+    the error) fails the check."""
+    install = subprocess.run(
+        [sys.executable, "-c", "import keras_seqmem; print('IMPORTED')"],
+        capture_output=True, text=True, cwd=tmp_path,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    importable = "IMPORTED" in install.stdout
+    body = "print('SERVED_OK')\n"
+    ok = layer_checks.run_without_keras_seqmem(body, [], cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr[-3000:]
+    assert ok.stdout.split() == ["SERVED_OK", "NO_KERAS_SEQMEM_OK"]
+
+    unblocked = layer_checks.run_without_keras_seqmem(
+        body, [], cwd=tmp_path, block=False)
+    assert unblocked.returncode != 0 and "SERVED_OK" not in unblocked.stdout
+    if importable:  # (the installed package: what the blocker is for)
+        assert "keras_seqmem is importable in the serving process" in (
+            unblocked.stderr), unblocked.stderr[-3000:]
+
+    for dependency, error in [
+            ("import keras_seqmem.recurrent", "blocked: keras_seqmem"),
+            ("try:\n    import keras_seqmem.serving\nexcept ImportError:\n"
+             "    pass", "tried to import ['keras_seqmem']")]:
+        run = layer_checks.run_without_keras_seqmem(
+            dependency + "\n" + body, [], cwd=tmp_path)
+        assert run.returncode != 0, (dependency, run.stdout)
+        assert "NO_KERAS_SEQMEM_OK" not in run.stdout
+        assert error in run.stderr, (dependency, run.stderr[-3000:])
