@@ -33,22 +33,43 @@ DEFAULT_DATA = HERE.parent.parent / "shared" / "data" / "babi"
 JOINT = "joint"
 
 
-def read_paper_table(data_dir):
-    """`memn2n_table1.tsv` -> {column: {task: error %}}."""
-    path = pathlib.Path(data_dir) / "memn2n_table1.tsv"
+PAPER_TABLE = HERE / "data" / "memn2n_table1.tsv"
+
+
+def read_paper_table(path=PAPER_TABLE):
+    """`examples/data/memn2n_table1.tsv` (Table 1 of Sukhbaatar et al. 2015,
+    checked against the paper: see its header) -> `(per_task, summary)`:
+    `{column: {task: error %}}` and `{column: {"mean_error": %,
+    "failed_tasks_gt5": n}}` as the paper prints them."""
+    path = pathlib.Path(path)
     if not path.exists():
-        return {}
+        sys.exit(f"the paper's table is missing: {path} (it is part of the "
+                 "repository; restore it with git)")
     rows = [line for line in path.read_text().splitlines()
             if line and not line.startswith("#")]
     reader = csv.DictReader(rows, delimiter="\t")
-    table = {}
+    table, summary = {}, {}
     for row in reader:
-        if not row["task"].isdigit():
-            continue
         for column, value in row.items():
-            if column not in ("task", "name"):
+            if column in ("task", "name"):
+                continue
+            if row["task"].isdigit():
                 table.setdefault(column, {})[int(row["task"])] = float(value)
-    return table
+            elif row["task"] in ("mean_error", "failed_tasks_gt5"):
+                summary.setdefault(column, {})[row["task"]] = float(value)
+    return table, summary
+
+
+def paper_summary(paper, summary, column, tasks):
+    """The paper's mean error and failed count over `tasks`: as printed for
+    all 20 tasks, else recomputed from its per-task figures."""
+    p = paper.get(column, {})
+    if set(tasks) == set(range(1, 21)) and column in summary:
+        return summary[column]["mean_error"], int(
+            summary[column]["failed_tasks_gt5"])
+    shared = [t for t in tasks if t in p]
+    return (sum(p[t] for t in shared) / max(1, len(shared)),
+            sum(p[t] > 5.0 for t in shared))
 
 
 def load_runs(path):
@@ -107,7 +128,7 @@ def train(key, tasks, args, setting):
 
 def report(args):
     output = pathlib.Path(args.output)
-    paper = read_paper_table(args.data_dir)
+    paper, paper_printed = read_paper_table()
     ours, joint = {}, {}
     for task in range(1, 21):
         run = best_run(load_runs(output / f"task_{task:02d}.json"))
@@ -140,10 +161,8 @@ def report(args):
         n = len(values)
         mean = sum(values.values()) / n
         failed = sum(v > 100 * 0.05 for v in values.values())
-        p = paper.get(column, {})
-        shared = [t for t in values if t in p]
-        paper_mean = sum(p[t] for t in shared) / max(1, len(shared))
-        paper_failed = sum(p[t] > 5.0 for t in shared)
+        paper_mean, paper_failed = paper_summary(paper, paper_printed,
+                                                 column, list(values))
         print(f"{title}: {n} tasks, mean error {mean:.1f}% "
               f"(paper {paper_mean:.1f}%), failed {failed} "
               f"(paper {paper_failed})")
@@ -154,11 +173,61 @@ def report(args):
         )
         print(f"  restarts per model: {min(restarts)}-{max(restarts)}")
     if args.markdown:
-        print(markdown_table(columns, paper, TASK_NAMES))
+        print(markdown_table(columns, paper, paper_printed, TASK_NAMES))
+    write_report(args, columns, paper, paper_printed, joint_run)
     return ours, joint
 
 
-def markdown_table(columns, paper, names):
+def write_report(args, columns, paper, paper_printed, joint_run):
+    """`<output>/report.json`: every figure of the printed table (ours, the
+    paper's, the difference; mean and failed), the restarts behind them and
+    the selection rule, with the command, versions and date."""
+    output = pathlib.Path(args.output)
+    result = {"selection": "per model, the restart with the best validation "
+                           "accuracy (then the lowest validation loss); test "
+                           "error is only reported",
+              "paper_table": str(PAPER_TABLE.relative_to(HERE.parent)),
+              "columns": {}, "provenance": provenance(args)}
+    for title, values, column in columns:
+        if not values:
+            continue
+        tasks = sorted(values)
+        paper_mean, paper_failed = paper_summary(paper, paper_printed,
+                                                 column, tasks)
+        if title == "per task":
+            runs = {t: load_runs(output / f"task_{t:02d}.json") for t in tasks}
+            best = {t: best_run(runs[t]) for t in tasks}
+            restarts = {t: len(runs[t]["restarts"]) for t in tasks}
+        else:
+            best = {t: joint_run for t in tasks}
+            restarts = {t: len(load_runs(output / f"{JOINT}.json")["restarts"])
+                        for t in tasks}
+        mean = sum(values.values()) / len(values)
+        result["columns"][title] = {
+            "paper_column": column,
+            "tasks": {str(t): {
+                "ours": round(values[t], 1),
+                "paper": paper.get(column, {}).get(t),
+                "diff": (None if t not in paper.get(column, {}) else
+                         round(round(values[t], 1) - paper[column][t], 1)),
+                "best_seed": best[t]["seed"],
+                "best_validation_accuracy": best[t]["validation_accuracy"],
+                "restarts": restarts[t],
+                "vocabulary_size": best[t].get("vocabulary_size"),
+                "test_coverage": best[t].get("test_coverage"),
+            } for t in tasks},
+            "mean_error": round(mean, 1),
+            "failed_tasks_gt5": sum(v > 5.0 for v in values.values()),
+            "paper_mean_error": paper_mean,
+            "paper_failed_tasks_gt5": paper_failed,
+            "mean_error_diff": round(round(mean, 1) - paper_mean, 1),
+        }
+    path = output / "report.json"
+    path.write_text(json.dumps(result, indent=1))
+    print(f"report written to {path}")
+
+
+def markdown_table(columns, paper, paper_printed, names):
     """The per-task table with the mean and failed rows, as Markdown."""
     head = "| task | name |"
     rule = "|---:|---|"
@@ -185,8 +254,8 @@ def markdown_table(columns, paper, names):
                 line += " - | | |"
                 continue
             ours = summary(list(values.values()))
-            theirs = summary([paper.get(column, {})[t] for t in values
-                              if t in paper.get(column, {})] or [0.0])
+            theirs = paper_summary(paper, paper_printed, column,
+                                   list(values))[label != "mean error"]
             fmt = "{:.1f}" if label == "mean error" else "{}"
             line += (f" **{fmt.format(ours)}** | {fmt.format(theirs)} |"
                      f" {ours - theirs:+.1f} |" if label == "mean error" else

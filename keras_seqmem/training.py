@@ -24,6 +24,7 @@ from keras_seqmem.memory import MemN2N
 from keras_seqmem.recurrent import CoupledLSTM
 from keras_seqmem.recurrent import LeakyRNN
 from keras_seqmem.recurrent import PeepholeLSTM
+from keras_seqmem.tasks import addition as _addition
 from keras_seqmem.tasks import get_task
 from keras_seqmem.tasks import make_dataset
 from keras_seqmem.tasks.adding import SOLVED_MSE
@@ -58,15 +59,25 @@ def build_task_model(
     layer_kwargs=None,
     **task_params,
 ):
-    """Input -> [Embedding(mask_zero)] -> recurrent layer -> Dense(1).
+    """Input -> [Embedding(mask_zero)] -> recurrent layer -> head.
 
-    Token tasks get an embedding whose padding id 0 is masked; the head is a
-    sigmoid unit for classification and a linear unit for regression.
+    Token tasks get an embedding whose padding id 0 is masked. The head is a
+    sigmoid unit for classification and a linear unit for regression, read
+    from the last step; per-step class tasks (``kind="sequence_classes"``,
+    addition) get a head at every step: logits ``(batch, T, slots,
+    classes)``, one class per target slot (see `SEQUENCE_CLASS_TASKS`).
+    Seq2seq tasks get `build_seq2seq_model`; the NTM's sequence tasks are
+    `keras_seqmem.sequence_training`'s.
     """
     spec = get_task(task)
     if spec.kind == "seq2seq":
         return build_seq2seq_model(spec, kind, units, embedding_dim,
                                    layer_kwargs, **task_params)
+    if spec.kind == "sequence":
+        raise ValueError(
+            f"Task {spec.name!r} is a sequence task of the NTM (kind "
+            f"'sequence'); build and train its models with "
+            f"keras_seqmem.sequence_training (keras-seqmem ntm).")
     shape = spec.input_shape(**task_params)
     inputs = keras.Input((None,) + tuple(shape[1:]), name="sequence",
                          dtype="int32" if spec.input == "tokens" else None)
@@ -76,9 +87,21 @@ def build_task_model(
             spec.get_vocab_size(**task_params), embedding_dim,
             mask_zero=True, name="embedding",
         )(x)
-    x = make_recurrent_layer(kind, units, name=kind, **(layer_kwargs or {}))(x)
-    activation = "sigmoid" if spec.kind == "classification" else None
-    outputs = keras.layers.Dense(1, activation=activation, name="head")(x)
+    per_step = spec.kind == "sequence_classes"
+    layer_kwargs = dict(layer_kwargs or {})
+    if per_step:
+        layer_kwargs.setdefault("return_sequences", True)
+    x = make_recurrent_layer(kind, units, name=kind, **layer_kwargs)(x)
+    if per_step:
+        slots = spec.target_shape(**task_params)[-1]
+        classes = _sequence_classes(spec)
+        x = keras.layers.Dense(slots * classes, name="head")(x)
+        outputs = keras.layers.Reshape((-1, slots, classes),
+                                       name="digit_logits")(x)
+    else:
+        activation = "sigmoid" if spec.kind == "classification" else None
+        outputs = keras.layers.Dense(1, activation=activation,
+                                     name="head")(x)
     return keras.Model(inputs, outputs, name=f"{spec.name}_{kind}")
 
 
@@ -146,6 +169,26 @@ class TrainResult:
 SOLVED_ACCURACY = 0.95
 # Seq2seq tasks: the whole output sequence right on 99% of held-out inputs.
 SOLVED_EXACT_MATCH = 0.99
+# Per-step class tasks (addition): at most 5% of the held-out sequences
+# with a wrong digit (the counterpart of SOLVED_ACCURACY).
+SOLVED_SEQUENCE_ERROR = 0.05
+
+LOWER_IS_BETTER = frozenset({"mse", "sequence_error", "bits_per_sequence"})
+"""The test metrics for which lower is better."""
+
+# Per-step class tasks (kind "sequence_classes"): name -> (classes of each
+# target slot, the test metric(y, logits, mask)).
+SEQUENCE_CLASS_TASKS = {
+    "addition": (_addition.NUM_CLASSES, _addition.sequence_error_rate),
+}
+
+
+def _sequence_classes(spec):
+    if spec.name not in SEQUENCE_CLASS_TASKS:
+        raise ValueError(
+            f"No classes known for the per-step class task {spec.name!r}; "
+            f"known: {sorted(SEQUENCE_CLASS_TASKS)} (SEQUENCE_CLASS_TASKS).")
+    return SEQUENCE_CLASS_TASKS[spec.name][0]
 
 
 def compile_for_task(model, task, learning_rate=1e-3, jit_compile=True):
@@ -162,6 +205,14 @@ def compile_for_task(model, task, learning_rate=1e-3, jit_compile=True):
                       jit_compile=jit_compile)
     elif spec.kind == "classification":
         model.compile(optimizer, "binary_crossentropy", metrics=["accuracy"],
+                      jit_compile=jit_compile)
+    elif spec.kind == "sequence_classes":
+        # The per-step mask comes as sample weights (make_dataset): only
+        # the scored steps carry loss and count in the digit accuracy.
+        model.compile(optimizer, keras.losses.SparseCategoricalCrossentropy(
+                          from_logits=True),
+                      weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(
+                          name="digit_accuracy")],
                       jit_compile=jit_compile)
     else:
         model.compile(optimizer, "mse", metrics=["mse"],
@@ -196,7 +247,11 @@ def train_on_task(
     metric is on sequences the model never saw. For seq2seq tasks the model
     is a `Seq2Seq` trained with teacher forcing, and the test metric is the
     exact match of the sequences it decodes (`decode_method` "greedy" or
-    "beam" with `beam_width`), compiled with XLA when `jit_compile`.
+    "beam" with `beam_width`), compiled with XLA when `jit_compile`. For
+    per-step class tasks (addition) the model has a head at every step
+    (`build_task_model`), the loss is the masked cross-entropy of the digit
+    classes, and the test metric is the task's own (`SEQUENCE_CLASS_TASKS`:
+    addition's sequence error rate) on the predicted logits.
     """
     spec = get_task(task)
     keras.utils.set_random_seed(seed)
@@ -229,6 +284,11 @@ def train_on_task(
         predicted = predict_sequences(model, source, method=decode_method,
                                       beam_width=beam_width)
         metric = float(_tasks.exact_match(predicted, target))
+    elif spec.kind == "sequence_classes":
+        x, y, mask = spec.generate(test_size, seed=seed + 20_000,
+                                   **task_params)
+        logits = model.predict(x, batch_size=batch_size, verbose=0)
+        metric = float(SEQUENCE_CLASS_TASKS[spec.name][1](y, logits, mask))
     else:
         scores = model.evaluate(test, verbose=0, return_dict=True)
         metric = float(scores[spec.metric_name])
@@ -236,6 +296,8 @@ def train_on_task(
         solved = metric >= SOLVED_EXACT_MATCH
     elif spec.metric_name == "mse":
         solved = metric < SOLVED_MSE
+    elif spec.kind == "sequence_classes":
+        solved = metric <= SOLVED_SEQUENCE_ERROR
     else:
         solved = metric >= SOLVED_ACCURACY
     return TrainResult(
@@ -321,7 +383,9 @@ class MemN2NSchedule(keras.callbacks.Callback):
     (the paper: 0.01, 100 epochs, every 25; jointly 60 epochs, every 15),
     then training stops. With a `LinearStart` callback, those epochs are
     counted from the epoch the softmax went back in; until then the rate is
-    `linear_start_learning_rate` (the paper: 0.005).
+    `linear_start_learning_rate` (the paper: 0.005). The schedule counts
+    the epochs of each `fit` call (a second `fit` runs it again); a linear
+    start that ended in an earlier `fit` is not run again (`LinearStart`).
     """
 
     def __init__(self, learning_rate=0.01, epochs=100, decay_every=25,
@@ -332,25 +396,29 @@ class MemN2NSchedule(keras.callbacks.Callback):
         self.decay_every = decay_every
         self.linear_start = linear_start
         self.linear_start_learning_rate = linear_start_learning_rate
+        self._main_epochs = 0
+        self._in_linear_start = False
 
-    def _main_epoch(self, epoch):
-        if self.linear_start is None:
-            return epoch
-        if self.linear_start.ended_at_epoch is None:
-            return None
-        return epoch - self.linear_start.ended_at_epoch - 1
+    def on_train_begin(self, logs=None):
+        self._main_epochs = 0
 
     def on_epoch_begin(self, epoch, logs=None):
-        main = self._main_epoch(epoch)
-        if main is None:
+        # Linear start is on unless it ended (in this fit or an earlier
+        # one); the phase is fixed for the whole epoch.
+        self._in_linear_start = (self.linear_start is not None
+                                 and not self.linear_start.ended)
+        if self._in_linear_start:
             rate = self.linear_start_learning_rate
         else:
-            rate = self.learning_rate * 0.5 ** (main // self.decay_every)
+            rate = self.learning_rate * 0.5 ** (
+                self._main_epochs // self.decay_every)
         self.model.optimizer.learning_rate.assign(rate)
 
     def on_epoch_end(self, epoch, logs=None):
-        main = self._main_epoch(epoch)
-        if main is not None and main + 1 >= self.epochs:
+        if self._in_linear_start:
+            return
+        self._main_epochs += 1
+        if self._main_epochs >= self.epochs:
             self.model.stop_training = True
 
 
@@ -529,6 +597,10 @@ def train_memory_network_on_babi(
         predicted = np.argmax(
             network.predict(inputs(test), batch_size=256, verbose=0), -1)
         wrong = predicted != test["answer"]
+        if vocabulary.unknown:
+            # An answer never seen in training is <unk>: always wrong, even
+            # when the model outputs <unk>.
+            wrong |= test["answer"] == vocabulary.index(babi.UNKNOWN_WORD)
         task_errors = {int(t): float(wrong[test["task"] == t].mean())
                        for t in tasks}
         restart = BabiRestart(

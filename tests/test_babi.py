@@ -93,9 +93,18 @@ def test_synthetic_folder(tmp_path):
     assert path_ex.task == 19 and path_ex.answer == "s,w"
     assert path_ex.supporting_ids == (2, 1) and path_ex.supporting == (1, 0)
 
-    vocab = babi.build_vocabulary(root, tasks=[1])  # train and test
-    assert "kitchen" in vocab and "s,w" not in vocab
-    assert vocab.words == tuple(sorted(vocab.words))
+    vocab = babi.build_vocabulary(root, tasks=[1])  # training file only
+    # "kitchen" is only in the test file: not in the vocabulary, read as
+    # <unk> (id 1); task 19's words are not read at all.
+    assert "bathroom" in vocab and "kitchen" not in vocab and "s,w" not in vocab
+    assert vocab.unknown and vocab.words[0] == babi.UNKNOWN_WORD
+    assert vocab.words[1:] == tuple(sorted(vocab.words[1:]))
+    assert vocab.index("kitchen") == 1 and vocab.index("bathroom") > 1
+    with_test = babi.build_vocabulary(root, tasks=[1], splits=("train", "test"))
+    assert "kitchen" in with_test and len(with_test) == len(vocab) + 1
+    # A vocabulary without <unk> still refuses an unknown word.
+    with pytest.raises(ValueError, match="unknown=True"):
+        Vocabulary(["mary"]).index("kitchen")
 
     # Memory cap 2: the 2 most recent statements, left-aligned; a supporting
     # statement that was cut off is -1.
@@ -107,6 +116,30 @@ def test_synthetic_folder(tmp_path):
     assert not arrays["story"][3, 1].any()  # Padding slot.
     arrays = babi.vectorize(examples, vocab, memory_size=1)
     np.testing.assert_array_equal(arrays["supporting"][:, 0], [-1, -1, 0, 0])
+
+    # The test set with the training set's vocabulary and widths: its unseen
+    # word and answer become <unk>, and coverage counts them.
+    (test_ex,) = babi.load_babi(root, 1, "test")
+    width, query_width = babi.max_lengths(examples, memory_size=2)
+    test = babi.vectorize([test_ex], vocab, 2, width, query_width,
+                          truncate=True)
+    assert vocab.decode(test["story"][0, 0]) == [
+        "john", "went", "to", "the", "<unk>"]
+    assert test["answer"][0] == 1
+    assert babi.coverage([test_ex], vocab, 2, width, query_width) == dict(
+        questions=1, unknown_words=1, unknown_answers=1, cut_sentences=0,
+        cut_queries=0, cut_stories=0)
+    # Narrower widths cut a test sentence (first words kept) and are counted;
+    # without truncate=True they are refused.
+    cut = babi.vectorize([test_ex], vocab, 2, 3, 2, truncate=True)
+    assert vocab.decode(cut["story"][0, 0]) == ["john", "went", "to"]
+    assert vocab.decode(cut["query"][0]) == ["where", "is"]
+    counts = babi.coverage([test_ex], vocab, 2, 3, 2)
+    assert (counts["cut_sentences"], counts["cut_queries"]) == (1, 1)
+    with pytest.raises(ValueError, match="sentence_length.*too small"):
+        babi.vectorize([test_ex], vocab, 2, 3, 2)
+    # The unknown flag survives get_config/from_config.
+    assert Vocabulary.from_config(vocab.get_config()) == vocab
 
 
 @pytest.mark.parametrize(
@@ -221,7 +254,10 @@ def test_every_file_parses(babi_dir, vocabulary, task):
             assert all(s < question_id for s in support)
             assert [ex.story_ids[k] for k in ex.supporting] == support
             assert ex.answer == answer.lower()
-            assert ex.answer in vocabulary
+            # The vocabulary holds the training files' words only: the one
+            # test answer no training story has is test_training_covers_test's.
+            if (split, task, ex.answer) != ("test", 8, "football,apple,milk"):
+                assert ex.answer in vocabulary
             assert all(w in vocabulary for s in ex.story for w in s)
             assert all(w in vocabulary for w in ex.question)
 
@@ -236,14 +272,36 @@ def test_first_qa1_example_by_hand(babi_dir):
 
 
 def test_vocabulary_of_all_tasks(babi_dir, vocabulary):
-    # 174 words + padding over train and test of the 20 tasks of v1.2 (en),
-    # counted by build_vocabulary; list answers ("s,e") are words.
-    assert len(vocabulary) == 175
+    # 173 words + <unk> + padding over the training files of the 20 tasks of
+    # v1.2 (en), counted by build_vocabulary; list answers ("s,e") are words.
+    # With the test files: 174 words (the test-only "football,apple,milk").
+    assert len(vocabulary) == 175 and vocabulary.unknown
+    assert len(babi.build_vocabulary(babi_dir, splits=("train", "test"),
+                                     unknown=False)) == 175
     assert {"s,e", "apple,football", "nothing", "yes"} <= set(vocabulary.words)
     # Task 19's answers are the 12 two-step paths without a U-turn.
     paths = {ex.answer for ex in babi.load_babi(babi_dir, 19, "train")}
     assert len(paths) == 12 and "n,s" not in paths
     assert babi.build_vocabulary(babi_dir, [1]) != vocabulary
+
+
+def test_training_covers_test(babi_dir):
+    """What the training files' vocabulary and widths lose on each task's
+    test set (the per-task models of examples/babi_memn2n.py): nothing but
+    one answer of task 8 and, as in training, the oldest statements of
+    stories longer than the 50-slot memory."""
+    cut_by_cap = {2: 6, 3: 387, 5: 41, 8: 3}
+    for task in range(1, 21):
+        vocab = babi.build_vocabulary(babi_dir, [task])
+        train = babi.load_babi(babi_dir, task, "train")
+        slots = min(50, max(len(ex.story) for ex in train))
+        widths = babi.max_lengths(train, memory_size=slots)
+        counts = babi.coverage(babi.load_babi(babi_dir, task, "test"), vocab,
+                               slots, *widths)
+        assert counts == dict(
+            questions=1000, unknown_words=0,
+            unknown_answers=int(task == 8), cut_sentences=0, cut_queries=0,
+            cut_stories=cut_by_cap.get(task, 0)), task
 
 
 def test_load_babi_order(babi_dir):
@@ -457,3 +515,35 @@ def test_parse_tasks():
     assert babi.parse_tasks("1-20") == list(range(1, 21))
     assert babi.parse_tasks("2,3") == [2, 3]
     assert babi.parse_tasks("20,1-3") == [20, 1, 2, 3]
+
+
+def test_training_sizes_come_from_training_data(tmp_path):
+    """train_memory_network_on_babi: a test story longer than any training
+    story, a longer test sentence and a test-only word change nothing about
+    the model (its vocabulary, memory slots and widths); the test arrays are
+    cut to the training ones and the cuts are reported."""
+    from keras_seqmem import training
+
+    root = _write_tiny(tmp_path / "babi")
+    longer_test = "".join(
+        f"{i} Mary journeyed far away to the distant green kitchen.\n"
+        for i in range(1, 13)) + "13 Where is Mary? \tkitchen\t12\n"
+    (root / "en" / "qa1_single-supporting-fact_test.txt").write_text(
+        longer_test)
+    best, restarts, model = training.train_memory_network_on_babi(
+        root, [1], seeds=[0], embedding_dim=4, hops=1, epochs=1,
+        linear_start=False, jit_compile=False, validation_fraction=0.25)
+    train = babi.load_babi(root, 1, "train")
+    # Training stories: at most 5 statements of at most 6 words.
+    assert best.memory_size == max(len(ex.story) for ex in train) == 5
+    assert best.vocabulary_size == len(babi.build_vocabulary(root, [1]))
+    (layer,) = [x for x in model.layers if hasattr(x, "hops")]
+    assert layer.memory_size == 5
+    assert layer.vocab_size == len(babi.build_vocabulary(root, [1]))
+    # 6 unknown words in each of the 5 kept statements of 9 words
+    # ("journeyed", "far", "away", "distant", "green", "kitchen"), the unknown
+    # answer, each kept sentence cut, the 12-statement story cut.
+    assert best.test_coverage == dict(
+        questions=1, unknown_words=5 * 6, unknown_answers=1, cut_sentences=5,
+        cut_queries=0, cut_stories=1)
+    assert best.test_error == 1.0

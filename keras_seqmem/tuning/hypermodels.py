@@ -294,7 +294,9 @@ class MemoryHyperModel(_SpaceHyperModel):
         self.tasks = babi._check_tasks(tasks)
         self.vocabulary = None
         if data_dir is not None:
-            self.vocabulary = babi.build_vocabulary(data_dir)
+            # The training files of the tasks tuned on; test-only words map
+            # to <unk>.
+            self.vocabulary = babi.build_vocabulary(data_dir, self.tasks)
             vocab_size = len(self.vocabulary)
         if vocab_size is None:
             raise ValueError("MemoryHyperModel expected `vocab_size` or "
@@ -329,12 +331,15 @@ class MemoryHyperModel(_SpaceHyperModel):
             raise ValueError("MemoryHyperModel.make_data needs `data_dir`.")
         train_ex = babi.load_babi(self.data_dir, self.tasks, "train")
         test_ex = babi.load_babi(self.data_dir, self.tasks, "test")
-        lengths = babi.max_lengths(train_ex, test_ex,
-                                   memory_size=self.memory_size)
+        # Widths from the training stories only; test sentences and
+        # questions are cut to them (babi.coverage counts the cuts).
+        lengths = babi.max_lengths(train_ex, memory_size=self.memory_size)
         train = babi.vectorize(train_ex, self.vocabulary, self.memory_size,
                                *lengths)
         test = babi.vectorize(test_ex, self.vocabulary, self.memory_size,
-                              *lengths)
+                              *lengths,
+                              supporting_length=train["supporting"].shape[1],
+                              truncate=True)
         train, validation = babi.split_validation(train, 0.1, seed=seed)
 
         def cap(arrays, size):
