@@ -143,7 +143,14 @@ def environment():
         usable_cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         usable_cpus = os.cpu_count()
+    import datetime
+    import sys
+
     return {
+        "command": " ".join(["python"] + [
+            os.path.relpath(sys.argv[0]) if sys.argv and sys.argv[0]
+            else ""] + sys.argv[1:]).strip(),
+        "date": datetime.date.today().isoformat(),
         "python": platform.python_version(),
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
@@ -163,7 +170,8 @@ def environment():
         "env": {
             k: os.environ[k]
             for k in ("TF_ENABLE_ONEDNN_OPTS", "XLA_FLAGS", "TF_XLA_FLAGS",
-                      "OMP_NUM_THREADS", "CUDA_VISIBLE_DEVICES")
+                      "OMP_NUM_THREADS", "CUDA_VISIBLE_DEVICES",
+                      "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
             if k in os.environ
         },
     }

@@ -27,9 +27,17 @@ of ACT's bookkeeping per inner-cell call), and the XLA speed-up. A jit row
 whose model does not run under XLA (`recurrent.xla_status`) is reported in
 `xla_dropped` and the script exits 3.
 
+`--sweep-max-ponder [M ...]` measures instead how the step time grows with
+the bound alone: `ACTRNN(ACT(LSTMCell(units), max_ponder_steps=M))` with the
+default halting bias (every example halts after about 2 ponder steps,
+whatever M) for M = 4, 8, 16, 32 (or the Ms given), the median training
+step (`train_on_batch`) and prediction (`predict_on_batch`) times, XLA off
+and on, all models of one XLA setting timed interleaved.
+
     python benchmarks/act.py                  # about 3 minutes on 2 CPU cores
     python benchmarks/act.py --quick          # smoke run, tiny shapes
     python benchmarks/act.py --json act.json  # also write every sample
+    python benchmarks/act.py --sweep-max-ponder --json sweep.json
 """
 
 import argparse
@@ -64,6 +72,11 @@ def parse_args(argv=None):
     p.add_argument("--calls", type=int, default=3,
                    help="train_on_batch calls per timed call (3)")
     p.add_argument("--json", metavar="PATH", help="also write results here")
+    p.add_argument("--sweep-max-ponder", type=int, nargs="*", metavar="M",
+                   default=None,
+                   help="instead: training-step and prediction time with the "
+                   "default halting for each max_ponder_steps M (default 4 8 "
+                   "16 32), XLA off and on")
     p.add_argument("--quick", action="store_true",
                    help="smoke run: tiny shapes, few repeats")
     args = p.parse_args(argv)
@@ -75,6 +88,10 @@ def parse_args(argv=None):
             "--repeats": ("repeats", 2), "--warmup": ("warmup", 1),
             "--calls": ("calls", 1),
         })
+    if args.sweep_max_ponder is not None and not args.sweep_max_ponder:
+        args.sweep_max_ponder = [2, 4] if args.quick else [4, 8, 16, 32]
+    if args.sweep_max_ponder and min(args.sweep_max_ponder) < 1:
+        p.error("--sweep-max-ponder: every M must be >= 1")
     return args
 
 
@@ -88,15 +105,23 @@ def build(layer, args, jit):
     return model
 
 
-def make_layers(args):
+def act_layer(units, m, bias):
+    """ACTRNN(ACT(LSTMCell(units), max_ponder_steps=m)), halting bias `bias`
+    (1.0 is the layer's default)."""
     import keras
     import keras_seqmem
 
+    return keras_seqmem.ACTRNN(keras_seqmem.ACT(
+        keras.layers.LSTMCell(units), max_ponder_steps=m,
+        time_penalty=0.01,
+        halting_bias_initializer=keras.initializers.Constant(bias)))
+
+
+def make_layers(args):
+    import keras
+
     def act(m, bias):
-        return keras_seqmem.ACTRNN(keras_seqmem.ACT(
-            keras.layers.LSTMCell(args.units), max_ponder_steps=m,
-            time_penalty=0.01,
-            halting_bias_initializer=keras.initializers.Constant(bias)))
+        return act_layer(args.units, m, bias)
 
     layers = {"keras_lstm": lambda: keras.layers.LSTM(args.units),
               "bare_cell": lambda: keras.layers.RNN(
@@ -172,6 +197,70 @@ def run(args):
     return rows, problems
 
 
+def run_sweep(args):
+    """Training-step and prediction time of the default-halting ACTRNN for
+    each bound M, XLA off and on."""
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.standard_normal(
+        (args.batch, args.steps, args.features)), tf.float32)
+    y = tf.constant(rng.standard_normal((args.batch, 1)), tf.float32)
+    rows, problems = [], []
+    for jit in (False, True):
+        models = {m: build(act_layer(args.units, m, 1.0), args, jit)
+                  for m in args.sweep_max_ponder}
+
+        def train(model):
+            def fn():
+                for _ in range(args.calls):
+                    model.train_on_batch(x, y)
+            return fn
+
+        def predict(model):
+            def fn():
+                for _ in range(args.calls):
+                    model.predict_on_batch(x)
+            return fn
+
+        log(f"timing jit_compile={jit}: max_ponder_steps "
+            f"{args.sweep_max_ponder}, training then prediction")
+        train_t = _timing.time_interleaved(
+            {m: train(model) for m, model in models.items()},
+            repeats=args.repeats, warmup=args.warmup)
+        predict_t = _timing.time_interleaved(
+            {m: predict(model) for m, model in models.items()},
+            repeats=args.repeats, warmup=args.warmup)
+        for m, model in models.items():
+            if jit and not xla_status(model):
+                problems.append(f"max_ponder_steps={m}: not run under XLA")
+            rows.append({
+                "max_ponder_steps": m, "jit": jit,
+                "mean_ponder_time": mean_ponder(model, x),
+                "train_step_ms": 1e3 * train_t[m].median / args.calls,
+                "predict_ms": 1e3 * predict_t[m].median / args.calls,
+                "train_spread": train_t[m].spread,
+                "predict_spread": predict_t[m].spread,
+                "train_timing": train_t[m].as_dict(),
+                "predict_timing": predict_t[m].as_dict(),
+            })
+    return rows, problems
+
+
+def print_sweep(rows, args):
+    log(f"\nACT with the default halting (halting bias 1.0), batch "
+        f"{args.batch}, {args.steps} steps, {args.features} features, "
+        f"LSTMCell({args.units}) inside; median of {args.repeats} x "
+        f"{args.calls} calls, ms per call")
+    log("| max_ponder_steps | mean ponder | train ms, no XLA | train ms, XLA "
+        "| predict ms, no XLA | predict ms, XLA |")
+    log("|---:|---:|---:|---:|---:|---:|")
+    by = {(r["max_ponder_steps"], r["jit"]): r for r in rows}
+    for m in args.sweep_max_ponder:
+        off, on = by[m, False], by[m, True]
+        log(f"| {m} | {off['mean_ponder_time']:.2f} | "
+            f"{off['train_step_ms']:.0f} | {on['train_step_ms']:.0f} | "
+            f"{off['predict_ms']:.1f} | {on['predict_ms']:.1f} |")
+
+
 def print_table(rows, args):
     log(f"\nACT training (batch {args.batch}, {args.steps} steps, "
         f"{args.features} features, LSTMCell({args.units}) inside); median "
@@ -194,8 +283,12 @@ def main(argv=None):
     log(f"environment: TF {environment['tensorflow']}, Keras "
         f"{environment['keras']}, {environment['usable_cpus']} usable CPUs, "
         f"accelerator {environment['accelerator']}")
-    rows, problems = run(args)
-    print_table(rows, args)
+    if args.sweep_max_ponder:
+        rows, problems = run_sweep(args)
+        print_sweep(rows, args)
+    else:
+        rows, problems = run(args)
+        print_table(rows, args)
     for problem in problems:
         log(f"XLA DROPPED: {problem}")
     result = {"args": vars(args), "environment": environment, "rows": rows,

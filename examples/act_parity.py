@@ -61,6 +61,9 @@ def parse_args(argv=None):
     parser.add_argument("--out", default=None,
                         help="results.json and figures (default: the docs "
                         "figures folder for the figures, no JSON)")
+    parser.add_argument("--figures", default=None,
+                        help="folder of the two figures (default: --out, "
+                        "else the docs figures folder)")
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
     if args.quick:
@@ -178,14 +181,25 @@ def main(argv=None):
     print("|---|" + "---|" * (len(edges) - 1))
     for run in runs.values():
         times = np.asarray(run["ponder_times"])
-        cells = [times[(nonzero > lo) & (nonzero <= hi)].mean()
+        cells = [float(times[(nonzero > lo) & (nonzero <= hi)].mean())
                  for lo, hi in zip(edges[:-1], edges[1:])]
+        run["ponder_by_nonzero"] = {
+            f"{lo + 1}-{hi}": c for (lo, hi), c in zip(
+                zip(edges[:-1], edges[1:]), cells)}
         print(f"| {run['name']} | " + " | ".join(f"{c:.2f}" for c in cells)
               + " |")
+    if results_path:  # the table's figures, with how they were made
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import _results
+
+        with open(results_path, "w") as f:
+            json.dump({"settings": vars(args), "runs": runs,
+                       "provenance": _results.provenance(
+                           "act_parity.py", [args.seed])}, f)
     print("\nGraves (2016, Figure 4): error near 0.5 without ACT; with ACT "
           "near 0 for small tau, ponder time falling towards 1 as tau grows")
 
-    out = args.out or FIGURES
+    out = args.figures or args.out or FIGURES
     act_runs = [r for r in runs.values() if r["tau"] is not None]
     if act_runs:
         plots.plot_ponder_by(

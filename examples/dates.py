@@ -69,6 +69,11 @@ def parse_args(argv=None):
                         help="folder of the PNGs (default examples/output)")
     parser.add_argument("--no-jit", action="store_true",
                         help="do not compile training with XLA")
+    parser.add_argument("--results", default=None, metavar="PATH",
+                        help="JSON file of every figure printed, with the "
+                        "command, versions, seed and date (default "
+                        "examples/results/dates_<date>/seed<seed>.json; "
+                        "with --quick: <out>/dates_quick.json)")
     parser.add_argument("--quick", action="store_true",
                         help="tiny smoke run: 16 units, 512 dates, 1 epoch, "
                         "256 test dates, no XLA training (results mean "
@@ -79,6 +84,9 @@ def parse_args(argv=None):
         for key, value in QUICK.items():
             if getattr(args, key) == parser.get_default(key):
                 setattr(args, key, value)
+    if args.results is None:
+        args.results = (str(pathlib.Path(args.out) / "dates_quick.json")
+                        if args.quick else None)
     return args
 
 
@@ -186,6 +194,7 @@ def run(args):
         "source": source, "target": target, "overlap": overlap,
         "decoded": decoded, "formats": formats,
         "seconds": time.perf_counter() - start, "train_source_rows": seen,
+        "start": start,
     }
 
 
@@ -251,15 +260,58 @@ def format_errors(measured, limit=10):
     right, predicted, _ = measured["decoded"]["greedy"]
     wrong = np.flatnonzero(~right)
     lines = []
-    for i in wrong[:limit]:
+    for i in (wrong if limit is None else wrong[:limit]):
         source = decode(measured["source"][i], dates_task.SOURCE_VOCABULARY)
         truth = decode(measured["target"][i], dates_task.TARGET_VOCABULARY)
         output = decode(predicted[i], dates_task.TARGET_VOCABULARY)
         lines.append(f"  {source!r:32} -> {output!r} (expected {truth!r}, "
                      f"{measured['formats'][i]})")
-    if len(wrong) > limit:
+    if limit is not None and len(wrong) > limit:
         lines.append(f"  ... and {len(wrong) - limit} more")
     return "\n".join(lines) if lines else "  (none)"
+
+
+def results_record(args, measured, alignments):
+    """Every figure the run prints, for the results file."""
+    from keras_seqmem.tasks import dates as dates_task
+
+    overlap = measured["overlap"]
+    unseen = ~overlap
+    decoding = {}
+    for method in ("greedy", "beam"):
+        right, _, seconds = measured["decoded"][method]
+        decoding[method] = {
+            "exact_match": float(right.mean()), "right": int(right.sum()),
+            "n": int(len(right)),
+            "exact_match_unseen": (float(right[unseen].mean())
+                                   if unseen.any() else None),
+            "decode_seconds": float(seconds)}
+    formats = measured["formats"]
+    per_format = {}
+    for name in dates_task.FORMATS:
+        pick = formats == name
+        if pick.any():
+            per_format[name] = {
+                "n": int(pick.sum()),
+                "greedy": float(measured["decoded"]["greedy"][0][pick].mean()),
+                "beam": float(measured["decoded"]["beam"][0][pick].mean())}
+    history = {k: [float(v) for v in values]
+               for k, values in measured["history"].items()}
+    return {
+        "settings": {k: v for k, v in vars(args).items()},
+        "test_seed": args.seed + 20_000,
+        "test_size": int(len(overlap)),
+        "test_in_training": int(overlap.sum()),
+        "test_in_training_fraction": float(overlap.mean()),
+        "test_unseen": int(unseen.sum()),
+        "test_unseen_fraction": float(unseen.mean()),
+        "params": int(measured["params"]),
+        "train_seconds": float(measured["train_seconds"]),
+        "decoding": decoding, "per_format": per_format,
+        "greedy_errors": format_errors(measured, limit=None).splitlines(),
+        "alignments": alignments, "history": history,
+        "total_seconds": float(measured["seconds"]),
+    }
 
 
 def write_alignments(model, out, train_rows):
@@ -308,10 +360,19 @@ def main(argv=None):
     print("\nGreedy errors:")
     print(format_errors(measured))
     print("\nAlignments:")
-    for line in write_alignments(measured["model"], args.out,
-                                 measured["train_source_rows"]):
+    alignments = write_alignments(measured["model"], args.out,
+                                  measured["train_source_rows"])
+    for line in alignments:
         print(line)
+    measured["seconds"] = time.perf_counter() - measured["start"]
     print(f"\ntotal {measured['seconds']:.0f} s", flush=True)
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+    import _results
+
+    record = {"provenance": _results.provenance("dates.py", [args.seed]),
+              **results_record(args, measured, alignments)}
+    path = args.results or _results.default_path("dates", f"seed{args.seed}")
+    print(f"results: {_results.write(path, record)}", flush=True)
     return 0
 
 

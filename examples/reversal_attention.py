@@ -75,6 +75,12 @@ def parse_args(argv=None):
                         help="folder of the PNGs (default examples/output)")
     parser.add_argument("--no-jit", action="store_true",
                         help="do not compile training with XLA")
+    parser.add_argument("--results", default=None, metavar="PATH",
+                        help="JSON file of every figure printed, with the "
+                        "command, versions, seeds and date (default "
+                        "examples/results/reversal_attention_<date>/"
+                        "<figure name>.json; with --quick: "
+                        "<out>/reversal_attention_quick.json)")
     parser.add_argument("--quick", action="store_true",
                         help="tiny smoke run: lengths 1..10, 16 units, 512 "
                         "sequences, 1 epoch, 64 test sequences per length, "
@@ -87,6 +93,9 @@ def parse_args(argv=None):
                 setattr(args, key, value)
     if args.length_step < 1 or args.max_length < 1:
         parser.error("--max-length and --length-step must be >= 1")
+    if args.results is None and args.quick:
+        args.results = str(pathlib.Path(args.out)
+                           / "reversal_attention_quick.json")
     return args
 
 
@@ -298,6 +307,25 @@ def figure_stem(args):
     return stem
 
 
+def results_record(args, runs):
+    """Every figure the run prints, for the results file."""
+    return {
+        "settings": dict(vars(args)),
+        "test_lengths": test_lengths(args),
+        "runs": [{
+            "attention": r["label"], "seed": r["seed"],
+            "params": int(r["params"]), "train_seconds": float(r["seconds"]),
+            "exact_mixed_lengths": float(r["overall"]),
+            "per_length": {str(length): {"exact": float(exact),
+                                         "token": float(token),
+                                         "seen": float(seen), "n":
+                                         args.test_size}
+                           for length, (exact, token, seen)
+                           in r["per_length"].items()},
+        } for r in runs],
+    }
+
+
 def main(argv=None):
     args = parse_args(argv)
     print(f"reversal_attention: max_length={args.max_length} "
@@ -339,9 +367,21 @@ def main(argv=None):
             str(out / f"{stem}_alignment.png"), **task_params(args))
         ok = "right" if output_text == source_text[::-1] else "WRONG"
         which = f" (seed {first['seed']})" if len(args.seeds) > 1 else ""
-        print(f"alignment{which}: {source_text!r} -> {output_text!r} "
-              f"({ok}): {path}")
-    print(f"\ntotal {time.perf_counter() - start:.0f} s", flush=True)
+        alignment = (f"{source_text!r} -> {output_text!r} ({ok}): {path}")
+        print(f"alignment{which}: {alignment}")
+    else:
+        alignment = None
+    seconds = time.perf_counter() - start
+    print(f"\ntotal {seconds:.0f} s", flush=True)
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+    import _results
+
+    record = {"provenance": _results.provenance("reversal_attention.py",
+                                                args.seeds),
+              **results_record(args, runs), "alignment": alignment,
+              "total_seconds": seconds}
+    path = args.results or _results.default_path("reversal_attention", stem)
+    print(f"results: {_results.write(path, record)}", flush=True)
     return 0
 
 
