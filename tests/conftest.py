@@ -23,6 +23,8 @@ import fnmatch
 import json
 import os
 import pathlib
+import resource
+import time
 
 import pytest
 
@@ -32,6 +34,7 @@ GROUPS = ("unit", "integration", "slow")
 
 INTEGRATION = (
     # The CLI (keras-seqmem ...), run in-process or as a command.
+    "test_cli.py",
     "test_cli_callbacks.py",
     "test_project.py::test_cli_*",
     "test_sequence_training.py::test_cli_*",
@@ -68,6 +71,9 @@ SLOW = ()
 GROUPS_REPORT_ENV = "KERAS_SEQMEM_TEST_GROUPS_REPORT"
 # Set by .ci/run: tests that need the bAbI data fail instead of skipping.
 REQUIRE_DATA_ENV = "KERAS_SEQMEM_REQUIRE_DATA"
+# Set by .ci/test: the file that receives one JSON line per test run (wall
+# and CPU seconds, its own and its subprocesses').
+TIMES_ENV = "KERAS_SEQMEM_TEST_TIMES"
 
 
 def _matches(pattern, item):
@@ -103,6 +109,27 @@ def pytest_collection_modifyitems(config, items):
             "groups": {item.nodeid: _marked_groups(item) for item in items},
             "pattern_matches": used,
         }, indent=1))
+
+
+def _cpu_seconds():
+    """CPU time of this process (all threads) and of its waited-for
+    subprocesses (the examples, the JAX suite, worker processes)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    path = os.environ.get(TIMES_ENV)
+    start_wall, start_cpu = time.monotonic(), _cpu_seconds()
+    yield
+    if path:
+        line = json.dumps({
+            "test": item.nodeid, "groups": _marked_groups(item),
+            "wall_seconds": round(time.monotonic() - start_wall, 3),
+            "cpu_seconds": round(_cpu_seconds() - start_cpu, 3)})
+        with open(path, "a") as f:  # one write per line: xdist workers share it
+            f.write(line + "\n")
 
 
 def _require_data():
