@@ -213,6 +213,9 @@ SOURCES = {
         ["benchmarks/results/ntm_cpu2_*.json"],
     ("benchmarks/README.md", "`act.py` > Results", 1):
         ["benchmarks/results/act_cpu2_*.json"],
+    ("benchmarks/README.md", "`act.py` > The bound alone: "
+                             "`--sweep-max-ponder`", 1):
+        ["benchmarks/results/act_sweep_max_ponder_*.json"],
     ("benchmarks/README.md", "`serving.py` > Results", 1):
         ["benchmarks/results/serving_cpu2_*.json"],
 }
