@@ -158,9 +158,13 @@ def parse_args(argv=None):
     parser.add_argument("--select-epochs", type=int, default=None,
                         help="epochs of every candidate in --select "
                         f"(default {SELECTION_EPOCHS}; with --quick 1)")
-    parser.add_argument("--replot", default=None, metavar="RESULTS_JSON",
-                        help="train nothing: print the tables of a results "
-                        "file written by this script and redraw its plot")
+    parser.add_argument("--replot", default=None, nargs="+",
+                        metavar="RESULTS_JSON",
+                        help="train nothing: print the tables of results "
+                        "files written by this script and redraw the plot "
+                        "(several files, e.g. of runs made in parallel "
+                        "processes, are joined: same settings but for the "
+                        "models, no (model, seed) twice)")
     parser.add_argument("--plot", default=None, metavar="PATH",
                         help="learning-curve PNG (default: docs/pages/figures/"
                         "long_memory_<task>_<length>.png)")
@@ -193,9 +197,10 @@ def parse_args(argv=None):
     for key, value in TASK_DEFAULTS[args.task].items():
         if getattr(args, key) is None:
             setattr(args, key, value)
-    if args.replot is not None and not pathlib.Path(args.replot).is_file():
-        parser.error(f"--replot: no file {args.replot!r}; give a results "
-                     "JSON written by examples/long_memory.py")
+    for name in args.replot or ():
+        if not pathlib.Path(name).is_file():
+            parser.error(f"--replot: no file {name!r}; give a results "
+                         "JSON written by examples/long_memory.py")
     if args.plot is None:
         args.plot = str(FIGURES / f"long_memory_{args.task}_{args.length}.png")
     if args.results_dir is None:
@@ -288,8 +293,10 @@ def write_json(path, payload):
 
 def results_path(args):
     seeds = "-".join(str(s) for s in args.seeds)
+    models = ("" if args.models == DEFAULT_MODELS
+              else "_" + "-".join(args.models))
     return (pathlib.Path(args.results_dir)
-            / f"{args.task}_{args.length}_seed{seeds}.json")
+            / f"{args.task}_{args.length}_seed{seeds}{models}.json")
 
 
 def selection_path(args):
@@ -457,10 +464,52 @@ def title_of(settings):
             f"sequences, lr {settings['learning_rate']:g}")
 
 
+def join_results(paths):
+    """One payload from results files of the same settings (models aside).
+
+    Raises ValueError naming the file that is not a results file of this
+    script, whose settings differ, or that repeats a (model, seed).
+    """
+    payloads = []
+    for path in paths:
+        payload = json.loads(pathlib.Path(path).read_text())
+        if payload.get("kind") != "long_memory results":
+            raise ValueError(f"{path} is not a results file of "
+                             "examples/long_memory.py (no test table)")
+        payloads.append(payload)
+    first = payloads[0]
+    ignore = ("models", "seeds")
+    joined = dict(first, runs=[], sources=[])
+    seen = set()
+    for path, payload in zip(paths, payloads):
+        differ = [k for k in first["settings"] if k not in ignore
+                  and payload["settings"].get(k) != first["settings"][k]]
+        if differ:
+            raise ValueError(f"{path} differs from {paths[0]} in {differ}; "
+                             "join only runs of the same settings")
+        for r in payload["runs"]:
+            if (r["model"], r["seed"]) in seen:
+                raise ValueError(f"{path} repeats {r['model']} seed "
+                                 f"{r['seed']}; give each run once")
+            seen.add((r["model"], r["seed"]))
+            joined["runs"].append(r)
+        joined["sources"].append({
+            "file": str(path), "command": payload["command"],
+            "complete": payload["complete"],
+            "runs": [f"{r['model']} seed {r['seed']}"
+                     for r in payload["runs"]]})
+    return joined
+
+
 def report(payload, plot_path, source):
     """Prints the tables of a results payload and draws its plot."""
     s = payload["settings"]
     print(f"\nFrom {source}:\n")
+    sources = payload.get("sources", [])
+    for src in sources if len(sources) > 1 else ():
+        print(f"  {src['file']}: {', '.join(src['runs'])}"
+              + ("" if src["complete"] else
+                 " (stopped before the rest of its runs)"))
     print(f"Test {payload['metric']} on {s['test_size']} unseen sequences, "
           f"{s['task']} length {s['length']}, {s['epochs']} epochs:\n")
     print(format_table(payload))
@@ -645,12 +694,12 @@ def format_selection(payload):
 def main(argv=None):
     args = parse_args(argv)
     if args.replot:
-        payload = json.loads(pathlib.Path(args.replot).read_text())
-        if payload.get("kind") != "long_memory results":
-            print(f"--replot: {args.replot} is not a results file of "
-                  "examples/long_memory.py (no test table)", file=sys.stderr)
+        try:
+            payload = join_results(args.replot)
+        except ValueError as error:
+            print(f"--replot: {error}", file=sys.stderr)
             return 2
-        report(payload, args.plot, args.replot)
+        report(payload, args.plot, ", ".join(args.replot))
         return 0
     print(f"long_memory: task={args.task} length={args.length} "
           f"epochs={args.select_epochs if args.select else args.epochs} "

@@ -209,3 +209,37 @@ def test_replot_refuses_a_selection_file_and_a_missing_file(
         lm.main(["--replot", str(tmp_path / "missing.json")])
     assert exc.value.code == 2
     assert "--replot: no file" in capsys.readouterr().err
+
+
+def _fake_results(models, **settings):
+    runs = [{"model": m, "seed": 0, "params": 10, "best_val_mse": 0.1,
+             "best_epoch": 1, "final_val_mse": 0.1,
+             "first_epoch_val_below_0.01": None, "test_mse": 0.2,
+             "baseline": 1 / 6, "solved": False, "train_seconds": 1.0,
+             "val_mse_per_epoch": [0.1]} for m in models]
+    return {"kind": "long_memory results", "command": "python x",
+            "complete": True, "metric": "mse", "baseline": 1 / 6,
+            "settings": {"task": "adding", "length": 10, "epochs": 1,
+                         "units": 8, "train_size": 256, "test_size": 64,
+                         "validation_size": 64, "learning_rate": 3e-3,
+                         "models": models, "seeds": [0], **settings},
+            "runs": runs}
+
+
+def test_replot_joins_files_of_the_same_settings_only(tmp_path, capsys):
+    lm = _load()
+    a, b, c, d = (tmp_path / f"{n}.json" for n in "abcd")
+    a.write_text(json.dumps(_fake_results(["simple_rnn", "leaky_rnn"])))
+    b.write_text(json.dumps(_fake_results(["lstm"])))
+    c.write_text(json.dumps(_fake_results(["lstm"], learning_rate=1e-3)))
+    d.write_text(json.dumps(_fake_results(["leaky_rnn"])))
+    png = tmp_path / "j.png"
+    assert lm.main(["--replot", str(a), str(b), "--plot", str(png)]) == 0
+    out = capsys.readouterr().out
+    assert [m for m in ("simple_rnn", "leaky_rnn", "lstm")
+            if re.search(rf"^\| {m} +\| +0 \| +10 \| +0.2000 \|", out,
+                         re.M)] == ["simple_rnn", "leaky_rnn", "lstm"], out
+    assert lm.main(["--replot", str(a), str(c)]) == 2
+    assert "['learning_rate']" in capsys.readouterr().err
+    assert lm.main(["--replot", str(a), str(d)]) == 2
+    assert "repeats leaky_rnn seed 0" in capsys.readouterr().err
