@@ -243,10 +243,6 @@ PENDING = {
     (EX, "What was tried, and what did not work", 2):
         "no results file — pending: long_memory (being rerun by another "
         "engineer, issue 16 point 1)",
-    (EX, f"{DATES} > Results", 3):
-        "no results file — pending: the seeds 1 and 2 rows (2026-11-22 runs, "
-        "figures not kept); rerun `python examples/dates.py --seed 1` and "
-        "`--seed 2`",
     (EX, f"{REVERSAL} > Results", 3):
         "no results file — pending: seeds 1 and 2 (2026-11-22 run, 15 min "
         "on 2 free cores); rerun `python examples/reversal_attention.py "
