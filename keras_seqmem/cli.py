@@ -1,4 +1,4 @@
-"""The `keras-seqmem` command line.
+"""The commands of `keras-seqmem`.
 
     keras-seqmem train --task adding --model peephole_lstm --length 100
     keras-seqmem train --task dates --model lstm --alignment-plot dates.png
@@ -7,28 +7,59 @@
     keras-seqmem tune --task adding --family recurrent --tuner bayesian --export best.keras
     keras-seqmem tasks
     keras-seqmem export runs/adding.keras runs/adding_savedmodel
+
+The arguments are parsed by the launcher, `keras_seqmem_cli` (standard
+library only, so that `--help` and argument errors need no Keras); this
+module runs the parsed command (:func:`run`). `main` and `build_parser` are
+the launcher's, re-exported here.
+
+User errors are one line and exit status 2: a command raises
+:class:`UsageError` (a `SystemExit`) naming the flag and the fix, which
+`main` prints on stderr.
 """
 
-import argparse
-import ast
 import os
 import sys
 
 from keras_seqmem._extras import MissingExtraError
 from keras_seqmem._extras import require
+from keras_seqmem_cli import UsageError
+from keras_seqmem_cli import build_parser  # noqa: F401  (re-exported)
+from keras_seqmem_cli import main  # noqa: F401  (re-exported)
+
+# The task kinds that `train` does not train, and the command that does.
+OTHER_COMMANDS = {"sequence": "ntm"}
 
 
-def _parse_param(text):
-    """`key=value` -> (key, python value); values are literals or strings."""
-    if "=" not in text:
-        raise argparse.ArgumentTypeError(
-            f"expected key=value, got {text!r}")
-    key, value = text.split("=", 1)
+def _one_line(error):
+    """An exception's message on one line (Keras's can span several)."""
+    return " ".join(str(error).split())
+
+
+def _get_task(name, command="train"):
+    """The TaskSpec of `--task NAME`, or a usage error listing the tasks."""
+    from keras_seqmem.tasks import TASKS
+
+    if name not in TASKS:
+        raise UsageError(
+            f"keras-seqmem {command}: unknown task {name!r} for --task; "
+            f"`keras-seqmem tasks` lists them: {', '.join(TASKS)}")
+    return TASKS[name]
+
+
+def _check_task_params(spec, task_params, command="train"):
+    """Generates one example with `task_params`: a parameter the task does
+    not take, or a value it rejects, is a usage error naming --param."""
+    if not task_params:
+        return
     try:
-        value = ast.literal_eval(value)
-    except (ValueError, SyntaxError):
-        pass
-    return key, value
+        spec.generate(1, seed=0, **task_params)
+    except (TypeError, ValueError) as error:
+        flags = "--param" + ("/--length" if "length" in task_params else "")
+        raise UsageError(
+            f"keras-seqmem {command}: {flags} {task_params} rejected by task "
+            f"{spec.name!r} (its parameters and defaults: "
+            f"{dict(spec.defaults)}): {_one_line(error)}") from None
 
 
 def _train_callbacks(args):
@@ -55,31 +86,72 @@ def _train_callbacks(args):
     return callbacks or None
 
 
+def _check_model_args(training, spec, args, layer_kwargs, model_kwargs,
+                      task_params):
+    """Builds the model once with the --layer-arg and --model-arg values
+    given: an argument the layer (or Seq2Seq) does not take, or a value it
+    rejects, is a usage error naming the flag."""
+    seq2seq = spec.kind == "seq2seq"
+    if model_kwargs and not seq2seq:
+        raise UsageError(
+            f"keras-seqmem train: --model-arg is for the seq2seq tasks "
+            f"(Seq2Seq arguments); task {spec.name!r} is {spec.kind}: "
+            f"give its layer's arguments with --layer-arg")
+    for flag, given, kwargs in (("--layer-arg", layer_kwargs, None),
+                                ("--model-arg", model_kwargs, model_kwargs)):
+        if not given:
+            continue
+        try:
+            if seq2seq:
+                training.build_seq2seq_model(
+                    spec, args.model, args.units, args.embedding_dim,
+                    layer_kwargs, kwargs, **task_params).build()
+            else:
+                training.build_task_model(
+                    spec, args.model, args.units, args.embedding_dim,
+                    layer_kwargs=layer_kwargs, **task_params)
+        except (TypeError, ValueError) as error:
+            what = ("Seq2Seq" if flag == "--model-arg" else
+                    f"the {args.model} cell" if seq2seq else args.model)
+            raise UsageError(
+                f"keras-seqmem train: {flag} {given} rejected by {what}: "
+                f"{_one_line(error)}") from None
+
+
 def _train(args):
     from keras_seqmem import training
-    from keras_seqmem.tasks import get_task
 
-    spec = get_task(args.task)
+    spec = _get_task(args.task)
+    if spec.kind in OTHER_COMMANDS:
+        command = OTHER_COMMANDS[spec.kind]
+        raise UsageError(
+            f"keras-seqmem train: {spec.name!r} is an NTM task (kind "
+            f"{spec.kind!r}); train it with `keras-seqmem {command} --task "
+            f"{spec.name}`")
     task_params = dict(args.param or [])
     if args.length is not None:
         task_params["length"] = args.length
     layer_kwargs = dict(args.layer_arg or [])
     model_kwargs = dict(args.model_arg or [])
-    if spec.kind == "sequence":
-        raise SystemExit(
-            f"keras-seqmem: {spec.name!r} is an NTM task (kind 'sequence'); "
-            f"train it with `keras-seqmem ntm --task {spec.name}`")
     seq2seq = spec.kind == "seq2seq"
     if args.alignment_plot and not seq2seq:
-        raise SystemExit(
-            f"keras-seqmem: --alignment-plot expected a seq2seq task "
+        raise UsageError(
+            f"keras-seqmem train: --alignment-plot expected a seq2seq task "
+            f"(dates, reversal), got {spec.name!r} ({spec.kind})")
+    if args.beam_width > 1 and not seq2seq:
+        raise UsageError(
+            f"keras-seqmem train: --beam-width is for the seq2seq tasks "
             f"(dates, reversal), got {spec.name!r} ({spec.kind})")
     if args.alignment_plot and model_kwargs.get("use_attention") is False:
-        raise SystemExit(
-            "keras-seqmem: --alignment-plot expected a model with attention, "
-            "got --model-arg use_attention=False")
+        raise UsageError(
+            "keras-seqmem train: --alignment-plot expected a model with "
+            "attention, got --model-arg use_attention=False")
     if args.alignment_plot:
         require("--alignment-plot", ["matplotlib"])
+    callbacks = _train_callbacks(args)
+    _check_task_params(spec, task_params)
+    _check_model_args(training, spec, args, layer_kwargs, model_kwargs,
+                      task_params)
     print(
         f"keras-seqmem: training {args.model} ({args.units} units) on "
         f"{spec.name} {task_params or ''} for {args.epochs} epochs, "
@@ -93,10 +165,11 @@ def _train(args):
         layer_kwargs=layer_kwargs, model_kwargs=model_kwargs or None,
         embedding_dim=args.embedding_dim,
         decode_method="beam" if args.beam_width > 1 else "greedy",
-        beam_width=args.beam_width, callbacks=_train_callbacks(args),
+        beam_width=args.beam_width, callbacks=callbacks,
         **task_params,
     )
-    better = "lower" if result.metric_name == "mse" else "higher"
+    better = ("lower" if result.metric_name in training.LOWER_IS_BETTER
+              else "higher")
     print(
         f"\nRESULT task={result.task} model={result.kind} "
         f"test_{result.metric_name}={result.test_metric:.4f} "
@@ -127,13 +200,21 @@ def _babi(args):
 
     data_dir = args.data_dir or babi.default_data_dir()
     if data_dir is None:
-        raise SystemExit(
-            "keras-seqmem: --data-dir expected the bAbI folder holding en/ "
-            "(tasks_1-20_v1-2), or set KERAS_SEQMEM_BABI_DIR")
+        raise UsageError(
+            "keras-seqmem babi: --data-dir expected the bAbI folder holding "
+            "en/ (tasks_1-20_v1-2), or set KERAS_SEQMEM_BABI_DIR")
     if args.attention_plot:
         require("--attention-plot", ["matplotlib"])
-    vocabulary = babi.build_vocabulary(data_dir)
     tasks = list(args.tasks)
+    # Only the files of the tasks asked for are read; a missing folder or
+    # file is one line naming it, before anything is trained.
+    try:
+        for task in tasks:
+            for split in ("train", "test"):
+                babi.find_task_file(data_dir, task, split)
+        vocabulary = babi.build_vocabulary(data_dir, tasks)
+    except (FileNotFoundError, ValueError) as error:
+        raise UsageError(f"keras-seqmem babi: {error}") from None
     print(
         f"keras-seqmem: training {args.model} ({args.hops} hops, d="
         f"{args.embedding_dim}, {args.encoding}, {args.weight_tying} tying, "
@@ -196,9 +277,20 @@ def _ntm(args):
     spec = get_task(args.task)  # argparse has checked it is a sequence task
     task_params = dict(args.param or [])
     if args.weightings_plot and args.model != "ntm":
-        raise SystemExit("keras-seqmem: --weightings-plot needs --model ntm")
+        raise UsageError(
+            "keras-seqmem ntm: --weightings-plot needs --model ntm")
     if args.weightings_plot:
         require("--weightings-plot", ["matplotlib"])
+    _check_task_params(spec, task_params, command="ntm")
+    if args.test_lengths:
+        for length in args.test_lengths:
+            try:
+                spec.generate(1, seed=0, **{
+                    **task_params,
+                    **sequence_training.length_params(spec, length)})
+            except (TypeError, ValueError) as error:
+                raise UsageError(f"keras-seqmem ntm: --test-lengths "
+                                 f"{length}: {_one_line(error)}") from None
     kwargs = dict(optimizer=args.optimizer, learning_rate=args.learning_rate,
                   units=args.units, jit_compile=not args.no_jit)
     if args.model == "ntm":
@@ -255,8 +347,8 @@ def _kerastuner_role():
         return None
     missing = [name for name in KERASTUNER_ENV if not os.environ.get(name)]
     if missing:
-        raise SystemExit(
-            f"keras-seqmem: KERASTUNER_ORACLE_IP is set, so distributed "
+        raise UsageError(
+            f"keras-seqmem tune: KERASTUNER_ORACLE_IP is set, so distributed "
             f"tuning also expected {' and '.join(missing)}")
     return ("chief" if "chief" in os.environ["KERASTUNER_TUNER_ID"]
             else "worker")
@@ -307,8 +399,8 @@ def _tune(args):
             max_trials=args.max_trials, max_epochs=args.epochs,
             directory=args.directory, project_name=project,
             overwrite=args.overwrite, seed=args.seed)
-    except ValueError as error:
-        raise SystemExit(f"keras-seqmem: {error}")
+    except (FileNotFoundError, TypeError, ValueError) as error:
+        raise UsageError(f"keras-seqmem tune: {_one_line(error)}") from None
     worker = role == "worker"
     print(
         f"keras-seqmem: tuning the {args.family} family on {args.task} "
@@ -332,7 +424,7 @@ def _tune(args):
     tuner.results_summary(num_trials=args.summary_trials)
     best = tuner.oracle.get_best_trials(1)
     if not best or best[0].status != "COMPLETED":
-        raise SystemExit("keras-seqmem: no trial completed; see the "
+        raise UsageError("keras-seqmem: no trial completed; see the "
                          "messages above")
     best = best[0]
     model = tuner.load_model(best)
@@ -360,6 +452,8 @@ def _tune(args):
 
 
 def _export(args):
+    import zipfile
+
     import keras
 
     import keras_seqmem  # noqa: F401  (registers the layers for loading)
@@ -368,7 +462,16 @@ def _export(args):
     from keras_seqmem.serving import nonstandard_ops
     from keras_seqmem.serving import saved_model_op_types
 
-    model = keras.saving.load_model(args.model, compile=False)
+    if not os.path.isfile(args.model):
+        raise UsageError(
+            f"keras-seqmem export: no file {args.model!r} (MODEL.keras: a "
+            f"model saved by `keras-seqmem train --save` or model.save)")
+    try:
+        model = keras.saving.load_model(args.model, compile=False)
+    except (OSError, TypeError, ValueError, zipfile.BadZipFile) as error:
+        raise UsageError(
+            f"keras-seqmem export: {args.model!r} is not a loadable .keras "
+            f"model: {_one_line(error)}") from None
     export_saved_model(model, args.out_dir)
     print(f"exported {args.model} to {args.out_dir} (SavedModel)")
     lines, dynamic = describe_serving_signature(args.out_dir)
@@ -378,7 +481,7 @@ def _export(args):
               "axis")
     bad = nonstandard_ops(args.out_dir)
     if bad:
-        raise SystemExit(f"keras-seqmem: the SavedModel holds ops that a "
+        raise UsageError(f"keras-seqmem export: the SavedModel holds ops that a "
                          f"plain TensorFlow server cannot run: {bad}")
     ops, _ = saved_model_op_types(args.out_dir)
     print(f"ops: {len(ops)} op types, all standard TensorFlow ops (no "
@@ -386,265 +489,34 @@ def _export(args):
     return 0
 
 
-def _parse_babi_tasks(text):
-    from keras_seqmem.tasks.babi import parse_tasks
-
-    return parse_tasks(text)
-
-
 def _tasks(args):
     from keras_seqmem.tasks import TASKS
 
     for name, spec in TASKS.items():
-        print(f"{name:18s} {spec.kind:14s} {spec.metric_name:8s} "
-              f"baseline={spec.baseline:.4f}  params={dict(spec.defaults)}")
+        command = OTHER_COMMANDS.get(spec.kind, "train")
+        print(f"{name:18s} {spec.kind:16s} {spec.metric_name:17s} "
+              f"baseline={spec.baseline:<8.4f} keras-seqmem {command:5s} "
+              f"params={dict(spec.defaults)}")
     return 0
 
 
-def build_parser():
-    from keras_seqmem.training import RECURRENT_LAYERS
-
-    parser = argparse.ArgumentParser(
-        prog="keras-seqmem",
-        description="Recurrent and memory layers for Keras 3.",
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    train = sub.add_parser(
-        "train", help="train a model on a generated task",
-        description="Train a recurrent model on a generated task and print "
-        "its test metric next to the chance baseline.",
-    )
-    train.add_argument("--task", default="adding",
-                       help="a task of `keras-seqmem tasks` (default adding)")
-    train.add_argument("--model", default="peephole_lstm",
-                       choices=sorted(RECURRENT_LAYERS))
-    train.add_argument("--length", type=int, default=None,
-                       help="sequence length (the task's default otherwise)")
-    train.add_argument("--units", type=int, default=64)
-    train.add_argument("--epochs", type=int, default=10)
-    train.add_argument("--train-size", type=int, default=10000)
-    train.add_argument("--test-size", type=int, default=2000)
-    train.add_argument("--batch-size", type=int, default=64)
-    train.add_argument("--learning-rate", type=float, default=1e-3)
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--no-jit", action="store_true",
-                       help="do not compile with XLA")
-    train.add_argument("--param", type=_parse_param, action="append",
-                       metavar="KEY=VALUE",
-                       help="extra task parameter, e.g. min_length=20")
-    train.add_argument("--layer-arg", type=_parse_param, action="append",
-                       metavar="KEY=VALUE",
-                       help="extra layer argument, e.g. gamma_range=(1,50)")
-    train.add_argument("--model-arg", type=_parse_param, action="append",
-                       metavar="KEY=VALUE",
-                       help="seq2seq tasks: extra Seq2Seq argument, e.g. "
-                       "use_attention=False or attention_units=32")
-    train.add_argument("--embedding-dim", type=int, default=16,
-                       help="embedding size for token tasks (default 16)")
-    train.add_argument("--beam-width", type=int, default=1,
-                       help="seq2seq tasks: decode the test set with a beam "
-                       "of this width (default 1: greedy)")
-    train.add_argument("--alignment-plot", default=None, metavar="PNG",
-                       help="seq2seq tasks: write the attention alignment "
-                       "of a held-out example to this PNG file")
-    train.add_argument("--save", default=None,
-                       help="write the trained model to this .keras file")
-    train.add_argument("--checkpoint-dir", default=None, metavar="DIR",
-                       help="back up the training state here after every "
-                       "epoch (keras.callbacks.BackupAndRestore); the same "
-                       "command resumes an interrupted run where it stopped")
-    train.add_argument("--tensorboard", default=None, metavar="DIR",
-                       help="write TensorBoard logs here")
-    train.add_argument("--early-stopping", type=int, default=None,
-                       metavar="PATIENCE",
-                       help="stop after PATIENCE epochs without a lower "
-                       "val_loss and keep the best epoch's weights")
-    train.set_defaults(func=_train)
-
-    babi = sub.add_parser(
-        "babi", help="train a memory network on bAbI tasks",
-        description="Train an end-to-end memory network on bAbI tasks (the "
-        "recipe of Sukhbaatar et al. 2015: SGD, linear start, random noise, "
-        "best restart on a 10%% validation split) and print the test error "
-        "per task.",
-    )
-    babi.add_argument("--data-dir", default=None,
-                      help="the bAbI folder holding en/ (tasks_1-20_v1-2); "
-                      "default $KERAS_SEQMEM_BABI_DIR")
-    babi.add_argument("--tasks", type=_parse_babi_tasks, default=[1],
-                      help="tasks trained together, e.g. 1, 1-20, 2,3 "
-                      "(default 1)")
-    babi.add_argument("--model", default="memn2n",
-                      choices=["memn2n", "kv_memn2n"])
-    babi.add_argument("--hops", type=int, default=3)
-    babi.add_argument("--embedding-dim", type=int, default=20)
-    babi.add_argument("--memory-size", type=int, default=50)
-    babi.add_argument("--weight-tying", default="adjacent",
-                      choices=["adjacent", "layerwise"])
-    babi.add_argument("--encoding", default="position",
-                      choices=["position", "bow"])
-    babi.add_argument("--no-temporal-encoding", action="store_true")
-    babi.add_argument("--random-noise", type=float, default=0.1)
-    babi.add_argument("--empty-slots", default="attend",
-                      choices=["attend", "masked"],
-                      help="attend: the slots a story leaves empty take part "
-                      "in the memory softmax, as the reference code "
-                      "(default); masked: softmax over the sentences only")
-    babi.add_argument("--no-linear-start", action="store_true")
-    babi.add_argument("--linear-start-epochs", type=int, default=40,
-                      help="epochs without the memory softmax, at learning "
-                      "rate 0.01 (default 40)")
-    babi.add_argument("--learning-rate", type=float, default=0.01,
-                      help="SGD learning rate after linear start (0.01)")
-    babi.add_argument("--epochs", type=int, default=100,
-                      help="epochs after linear start (default 100)")
-    babi.add_argument("--decay-every", type=int, default=25)
-    babi.add_argument("--batch-size", type=int, default=32)
-    babi.add_argument("--restarts", type=int, default=1,
-                      help="keep the best of this many (validation)")
-    babi.add_argument("--seed", type=int, default=0)
-    babi.add_argument("--no-jit", action="store_true")
-    babi.add_argument("--attention-plot", default=None, metavar="PNG",
-                      help="write the hop attention for the first test "
-                      "question to this PNG file")
-    babi.add_argument("--save", default=None,
-                      help="write the trained model to this .keras file")
-    babi.set_defaults(func=_babi)
-
-    ntm = sub.add_parser(
-        "ntm", help="train an NTM (or an LSTM) on copy, repeat copy or "
-        "associative recall",
-        description="Train a Neural Turing Machine, or the LSTM baseline, on "
-        "fresh sequences of an algorithmic task until the held-out error is "
-        "below --target-bits bits per sequence, printing progress; resumable "
-        "with --checkpoint-dir.",
-    )
-    ntm.add_argument("--task", default="copy",
-                     choices=["copy", "repeat_copy", "associative_recall"])
-    ntm.add_argument("--model", default="ntm", choices=["ntm", "lstm"])
-    ntm.add_argument("--units", type=int, default=100,
-                     help="controller (or LSTM) units (default 100)")
-    ntm.add_argument("--memory-size", type=int, default=128)
-    ntm.add_argument("--word-size", type=int, default=20)
-    ntm.add_argument("--shift-range", type=int, default=1)
-    ntm.add_argument("--steps", type=int, default=40000,
-                     help="most training steps (default 40000)")
-    ntm.add_argument("--batch-size", type=int, default=8)
-    ntm.add_argument("--eval-every", type=int, default=500)
-    ntm.add_argument("--target-bits", type=float, default=0.1)
-    ntm.add_argument("--optimizer", default="adam",
-                     choices=["adam", "rmsprop"])
-    ntm.add_argument("--learning-rate", type=float, default=None,
-                     help="default 1e-3 (adam) or 1e-4 (rmsprop)")
-    ntm.add_argument("--seed", type=int, default=0)
-    ntm.add_argument("--param", type=_parse_param, action="append",
-                     metavar="KEY=VALUE",
-                     help="task parameter, e.g. max_length=10")
-    ntm.add_argument("--test-lengths", type=int, nargs="+", default=None,
-                     help="also score episodes of these lengths (copy: "
-                     "vectors, associative recall: items)")
-    ntm.add_argument("--checkpoint-dir", default=None,
-                     help="keep the model and progress here; resume from it")
-    ntm.add_argument("--no-jit", action="store_true")
-    ntm.add_argument("--weightings-plot", default=None, metavar="PNG",
-                     help="write the read and write weightings on one "
-                     "held-out episode to this PNG file")
-    ntm.add_argument("--save", default=None,
-                     help="write the trained model to this .keras file")
-    ntm.set_defaults(func=_ntm)
-
-    tune = sub.add_parser(
-        "tune", help="search hyperparameters with KerasTuner",
-        description="Run a KerasTuner search (random, Bayesian or "
-        "Hyperband) over a family's search space (keras_seqmem.tuning) on a "
-        "task, print the results summary, score the best model on a "
-        "held-out test set and export it. Resumes an existing project "
-        "unless --overwrite. With KERASTUNER_TUNER_ID, KERASTUNER_ORACLE_IP "
-        "and KERASTUNER_ORACLE_PORT set it runs as KerasTuner's chief or "
-        "as a worker.",
-    )
-    tune.add_argument("--task", default="adding",
-                      help="a task of `keras-seqmem tasks` (`babi` for the "
-                      "memory family; default adding)")
-    tune.add_argument("--family", default="recurrent",
-                      choices=["recurrent", "attention", "memory", "ntm",
-                               "act"],
-                      help="the search space (default recurrent)")
-    tune.add_argument("--tuner", default="random",
-                      choices=["random", "bayesian", "hyperband"])
-    tune.add_argument("--max-trials", type=int, default=10,
-                      help="trials of random and Bayesian search "
-                      "(Hyperband sets its own from --epochs)")
-    tune.add_argument("--epochs", type=int, default=5,
-                      help="epochs a trial (Hyperband: the most a trial)")
-    tune.add_argument("--objective", default="val_loss",
-                      help="what is optimised (default val_loss)")
-    tune.add_argument("--directory", default="runs/tuning",
-                      help="where the trials are recorded")
-    tune.add_argument("--project-name", default=None,
-                      help="default TASK_FAMILY_TUNER")
-    tune.add_argument("--overwrite", action="store_true",
-                      help="start afresh instead of resuming the project")
-    tune.add_argument("--fix", type=_parse_param, action="append",
-                      metavar="NAME=VALUE",
-                      help="pin a hyperparameter of the space, e.g. "
-                      "units=64 or cell=leaky_rnn")
-    tune.add_argument("--length", type=int, default=None,
-                      help="sequence length (the task's default otherwise)")
-    tune.add_argument("--param", type=_parse_param, action="append",
-                      metavar="KEY=VALUE",
-                      help="extra task parameter, e.g. min_length=20")
-    tune.add_argument("--train-size", type=int, default=None,
-                      help="training examples (default 10000; bAbI: all)")
-    tune.add_argument("--test-size", type=int, default=None,
-                      help="held-out test examples (default 2000; bAbI: "
-                      "all)")
-    tune.add_argument("--batch-size", type=int, default=64)
-    tune.add_argument("--embedding-dim", type=int, default=16,
-                      help="embedding size for token tasks (default 16)")
-    tune.add_argument("--data-dir", default=None,
-                      help="memory family: the bAbI folder holding en/")
-    tune.add_argument("--babi-tasks", type=_parse_babi_tasks, default=[1],
-                      help="memory family: bAbI tasks, e.g. 1 or 1-20")
-    tune.add_argument("--memory-size", type=int, default=50,
-                      help="memory family: sentences in memory (50)")
-    tune.add_argument("--seed", type=int, default=0)
-    tune.add_argument("--summary-trials", type=int, default=10,
-                      help="trials shown by the results summary (10)")
-    tune.add_argument("--export", default=None, metavar="PATH",
-                      help="save the best model: a .keras file, or a "
-                      "SavedModel folder (model.export) for other paths")
-    tune.set_defaults(func=_tune)
-
-    tasks = sub.add_parser("tasks", help="list the generated tasks")
-    tasks.set_defaults(func=_tasks)
-
-    export = sub.add_parser(
-        "export", help="export a .keras model as a SavedModel for serving",
-        description="Load a model saved by `keras-seqmem train --save` (or "
-        "any .keras file of keras_seqmem layers) and write a SavedModel "
-        "(model.export) whose serving_default signature takes any batch "
-        "size and sequence length; print the signature and check that the "
-        "graph holds only standard TensorFlow ops.",
-    )
-    export.add_argument("model", metavar="MODEL.keras")
-    export.add_argument("out_dir", metavar="OUT_DIR")
-    export.set_defaults(func=_export)
-    return parser
+COMMANDS = {
+    "train": _train,
+    "babi": _babi,
+    "ntm": _ntm,
+    "tune": _tune,
+    "tasks": _tasks,
+    "export": _export,
+}
 
 
-def main(argv=None):
-    """Runs the command; returns its exit status (2, with a one-line
-    message, when a feature needs an extra that is not installed)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    args = build_parser().parse_args(argv)
+def run(args):
+    """Runs a parsed command (`keras_seqmem_cli.build_parser().parse_args`)
+    and returns its exit status: 2, after printing the one line naming the
+    `pip install`, when a feature needs an extra that is not installed. A
+    user error raises :class:`UsageError`."""
     try:
-        return args.func(args)
+        return COMMANDS[args.command](args)
     except MissingExtraError as error:
         print(f"keras-seqmem: {error}", file=sys.stderr, flush=True)
         return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -191,6 +191,14 @@ def _sequence_classes(spec):
     return SEQUENCE_CLASS_TASKS[spec.name][0]
 
 
+def _sequence_class_arrays(spec, num_examples, seed, task_params):
+    """`(x, y, weights)` of a per-step class task: the step mask (n, T)
+    repeated over the target slots, weights (n, T, slots) like `y`."""
+    x, y, mask = spec.generate(num_examples, seed=seed, **task_params)
+    weights = np.repeat(mask[..., None], y.shape[-1], axis=-1)
+    return x, y, weights
+
+
 def compile_for_task(model, task, learning_rate=1e-3, jit_compile=True):
     spec = get_task(task)
     optimizer = keras.optimizers.Adam(learning_rate, clipnorm=1.0)
@@ -255,13 +263,25 @@ def train_on_task(
     """
     spec = get_task(task)
     keras.utils.set_random_seed(seed)
-    train = make_dataset(spec, train_size, batch_size=batch_size, seed=seed,
-                         **task_params)
-    val = make_dataset(spec, max(test_size // 4, batch_size),
-                       batch_size=batch_size, seed=seed + 10_000,
-                       shuffle=False, **task_params)
-    test = make_dataset(spec, test_size, batch_size=batch_size,
-                        seed=seed + 20_000, shuffle=False, **task_params)
+    val_size = max(test_size // 4, batch_size)
+    if spec.kind == "sequence_classes":
+        # NumPy arrays, the step mask repeated over the target slots as
+        # sample weights: Keras multiplies the per-slot losses (batch, T,
+        # slots) by weights of the same shape only. Shuffled by fit.
+        train = _sequence_class_arrays(spec, train_size, seed, task_params)
+        fit_data = dict(x=train[0], y=train[1], sample_weight=train[2],
+                        batch_size=batch_size, shuffle=True,
+                        validation_data=_sequence_class_arrays(
+                            spec, val_size, seed + 10_000, task_params))
+    else:
+        train = make_dataset(spec, train_size, batch_size=batch_size,
+                             seed=seed, **task_params)
+        val = make_dataset(spec, val_size, batch_size=batch_size,
+                           seed=seed + 10_000, shuffle=False, **task_params)
+        test = make_dataset(spec, test_size, batch_size=batch_size,
+                            seed=seed + 20_000, shuffle=False, **task_params)
+        # The dataset is shuffled (with the seed) by make_dataset already.
+        fit_data = dict(x=train, validation_data=val, shuffle=False)
     if spec.kind == "seq2seq":
         model = build_seq2seq_model(spec, kind, units, embedding_dim,
                                     layer_kwargs, model_kwargs, **task_params)
@@ -274,9 +294,8 @@ def train_on_task(
                                  layer_kwargs=layer_kwargs, **task_params)
     compile_for_task(model, spec, learning_rate, jit_compile)
     start = time.perf_counter()
-    # The dataset is shuffled (with the seed) by make_dataset already.
-    history = model.fit(train, validation_data=val, epochs=epochs,
-                        verbose=verbose, callbacks=callbacks, shuffle=False)
+    history = model.fit(epochs=epochs, verbose=verbose, callbacks=callbacks,
+                        **fit_data)
     seconds = time.perf_counter() - start
     if spec.kind == "seq2seq":
         source, target = spec.generate(test_size, seed=seed + 20_000,
