@@ -24,9 +24,10 @@ _BLOCK = re.compile(
     r"(?:```text\n(?P<output>.*?)```)?", re.S)
 # A comment that shows a value: a shape, a list of numbers, True/False or a
 # number, alone (e.g. `print(x.shape)  # (2, 8)`).
+_VALUE = (r"(\(\s*\d+\s*(,\s*\d+\s*)*,?\s*\)|\[[-\d.,\s]*\]|True|False"
+          r"|-?\d+(\.\d+)?)")
 _OUTPUT_COMMENT = re.compile(
-    r"#\s*(\(\s*\d+\s*(,\s*\d+\s*)*,?\s*\)|\[[-\d.,\s]*\]|True|False"
-    r"|-?\d+(\.\d+)?)\s*([,;].*)?$")
+    rf"#\s*{_VALUE}(\s*[,;]?\s*{_VALUE})*\s*([,;].*)?$")
 _CHECKER = doctest.OutputChecker()
 _FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 
@@ -90,6 +91,8 @@ def test_block_output_check_can_fail():
     with pytest.raises(AssertionError, match="no output"):
         check_block_output(quiet, None, "(2, 8)\n")
     for line in ("print(x.shape)  # (2, 8)", "print(ok)  # True",
+                 "print(a.shape, b.shape)  # (2, 7, 56) (2, 7, 5)",
+                 "print(a.shape)  # (2, 3); zeros where masked",
                  "print(a)  # [0. 0.]", "y = f(x)  # (2, 5, 16)"):
         assert output_comments(line) == [line], line
     for line in ("print(x)  # the spread, from 1 to 100",

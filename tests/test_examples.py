@@ -2,10 +2,14 @@
 examples/README.md reports."""
 
 import importlib.util
+import json
 import pathlib
 import re
 
+import numpy as np
 import pytest
+
+from keras_seqmem import training
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -35,15 +39,29 @@ def test_long_memory_quick_prints_the_table_and_writes_the_plot(
         tmp_path, capsys):
     long_memory = _load_long_memory()
     png = tmp_path / "curves.png"
-    assert long_memory.main(["--quick", "--plot", str(png)]) == 0
+    results = tmp_path / "results"
+    assert long_memory.main(["--quick", "--plot", str(png),
+                             "--results-dir", str(results)]) == 0
     out = capsys.readouterr().out
     assert re.search(r"^\| model +\| seed \| params \| test mse \| baseline "
                      r"\| solved \| train s \|$", out, re.M), out
     rows = _table_rows(out)
     assert sorted(model for model, _ in rows) == sorted(
         long_memory.DEFAULT_MODELS), out
-    for params, metric, baseline, _ in rows.values():
-        assert params > 0 and metric >= 0.0
+    # The printed table is the results file's (a positive number alone
+    # would pass for any column): params, test MSE, solved per run.
+    (path,) = results.glob("*.json")
+    payload = json.loads(path.read_text())
+    assert payload["complete"] is True and payload["metric"] == "mse"
+    assert {(r["model"], r["seed"]) for r in payload["runs"]} == set(rows)
+    for record in payload["runs"]:
+        params, metric, baseline, solved = rows[record["model"],
+                                                record["seed"]]
+        assert params == record["params"]
+        assert metric == pytest.approx(record["test_mse"], abs=5e-5)
+        assert np.isfinite(record["test_mse"]) and record["test_mse"] > 0
+        assert solved == (record["test_mse"] < training.SOLVED_MSE)
+        assert len(record["val_mse_per_epoch"]) == 1  # --quick: 1 epoch
         assert baseline == pytest.approx(1 / 6, abs=1e-4)
     assert f"learning curves: {png}" in out
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -70,7 +88,8 @@ SOLVED_MAX_MSE = 0.01  # training.SOLVED_MSE; measured values are 30x below
 @pytest.mark.slow
 def test_long_memory_default_run_separates_the_models(tmp_path, capsys):
     long_memory = _load_long_memory()
-    assert long_memory.main(["--plot", str(tmp_path / "curves.png")]) == 0
+    assert long_memory.main(["--plot", str(tmp_path / "curves.png"),
+                             "--results-dir", str(tmp_path)]) == 0
     rows = _table_rows(capsys.readouterr().out)
     assert rows[("simple_rnn", 0)][1] > SIMPLE_RNN_MIN_MSE, rows
     for model in ("leaky_rnn", "peephole_lstm", "coupled_lstm"):
