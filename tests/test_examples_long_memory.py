@@ -162,7 +162,9 @@ def test_results_file_and_the_table_printed_from_it(
                     "--epochs", "2", "--results-dir", str(tmp_path),
                     "--plot", str(tmp_path / "c.png")]) == 0
     out = capsys.readouterr().out
-    payload = json.loads((tmp_path / "adding_10_seed0.json").read_text())
+    results = tmp_path / "adding_10_seed0_leaky_rnn-simple_rnn.json"
+    assert sorted(tmp_path.glob("*.json")) == [results]
+    payload = json.loads(results.read_text())
     assert payload["complete"] and payload["kind"] == "long_memory results"
     for key in ("python", "keras", "tensorflow"):
         assert payload["versions"][key]
@@ -190,7 +192,7 @@ def test_results_file_and_the_table_printed_from_it(
         payload["runs"][0]["val_mse_per_epoch"], rel=1e-5)
     # --replot redraws from the file alone and prints the same table.
     png = tmp_path / "again.png"
-    assert lm.main(["--replot", str(tmp_path / "adding_10_seed0.json"),
+    assert lm.main(["--replot", str(results),
                     "--plot", str(png)]) == 0
     again = capsys.readouterr().out
     table = out[out.index("| model "):out.index("(lower is better")]
