@@ -167,7 +167,8 @@ def parse_args(argv=None):
                         "models, no (model, seed) twice)")
     parser.add_argument("--plot", default=None, metavar="PATH",
                         help="learning-curve PNG (default: docs/pages/figures/"
-                        "long_memory_<task>_<length>.png)")
+                        "long_memory_<task>_<length>.png, with --replot "
+                        "those of the file)")
     parser.add_argument("--no-jit", action="store_true",
                         help="do not compile with XLA")
     parser.add_argument("--quick", action="store_true",
@@ -201,6 +202,7 @@ def parse_args(argv=None):
         if not pathlib.Path(name).is_file():
             parser.error(f"--replot: no file {name!r}; give a results "
                          "JSON written by examples/long_memory.py")
+    args.plot_given = args.plot is not None
     if args.plot is None:
         args.plot = str(FIGURES / f"long_memory_{args.task}_{args.length}.png")
     if args.results_dir is None:
@@ -699,7 +701,10 @@ def main(argv=None):
         except ValueError as error:
             print(f"--replot: {error}", file=sys.stderr)
             return 2
-        report(payload, args.plot, ", ".join(args.replot))
+        s = payload["settings"]
+        plot_path = (args.plot if args.plot_given else FIGURES
+                     / f"long_memory_{s['task']}_{s['length']}.png")
+        report(payload, plot_path, ", ".join(args.replot))
         return 0
     print(f"long_memory: task={args.task} length={args.length} "
           f"epochs={args.select_epochs if args.select else args.epochs} "

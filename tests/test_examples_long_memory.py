@@ -205,7 +205,8 @@ def test_replot_refuses_a_selection_file_and_a_missing_file(
     lm = _load()
     sel = tmp_path / "selection.json"
     sel.write_text(json.dumps({"kind": "long_memory selection"}))
-    assert lm.main(["--replot", str(sel)]) == 2
+    assert lm.main(["--replot", str(sel), "--plot",
+                    str(tmp_path / "x.png")]) == 2
     assert "not a results file" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exc:
         lm.main(["--replot", str(tmp_path / "missing.json")])
@@ -241,7 +242,7 @@ def test_replot_joins_files_of_the_same_settings_only(tmp_path, capsys):
     assert [m for m in ("simple_rnn", "leaky_rnn", "lstm")
             if re.search(rf"^\| {m} +\| +0 \| +10 \| +0.2000 \|", out,
                          re.M)] == ["simple_rnn", "leaky_rnn", "lstm"], out
-    assert lm.main(["--replot", str(a), str(c)]) == 2
+    assert lm.main(["--replot", str(a), str(c), "--plot", str(png)]) == 2
     assert "['learning_rate']" in capsys.readouterr().err
-    assert lm.main(["--replot", str(a), str(d)]) == 2
+    assert lm.main(["--replot", str(a), str(d), "--plot", str(png)]) == 2
     assert "repeats leaky_rnn seed 0" in capsys.readouterr().err
