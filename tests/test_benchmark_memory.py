@@ -5,6 +5,9 @@ import pathlib
 import subprocess
 import sys
 
+import numpy as np
+import pytest
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
@@ -40,20 +43,40 @@ def test_benchmark_memory_quick_run(tmp_path):
         (k, j) for k in (1, 2, 3, 4) for j in (False, True)
     )
     assert all(r["slots"] == 50 for r in by_hops)
+    # Every derived figure is the one its timed samples give (a positive
+    # number alone would also pass for a wrong formula).
+    rows = report["rows"]
+    by_config = {(r["encoding"], r["slots"], r["hops"], r["jit"]): r
+                 for r in rows}
+    assert len(by_config) == len(rows)
     for table, key, first in ((by_slots, "slots", 50), (by_hops, "hops", 1)):
         for r in table:
-            assert r["ours_rel"] > 0 and r["keras_rel"] > 0
+            base = next(b for b in table
+                        if b[key] == first and b["jit"] == r["jit"])
+            for model in ("ours", "keras"):
+                assert r[f"{model}_rel"] == pytest.approx(
+                    r[f"{model}_step_s"] / base[f"{model}_step_s"])
             if r[key] == first:
                 assert r["ours_rel"] == r["keras_rel"] == 1.0
-
-    rows = report["rows"]
+    batch = report["args"]["batch"]
+    for r in rows:  # every timed sample is kept, the figures are theirs
+        samples = {m: np.asarray(r[f"{m}_timing"]["samples_s"])
+                   for m in ("ours", "keras")}
+        for model, times in samples.items():
+            assert len(times) == repeats and np.all(times > 0)
+            assert r[f"{model}_step_s"] == pytest.approx(np.median(times))
+        assert r["paired_ratio"] == pytest.approx(
+            np.median(samples["keras"] / samples["ours"]))
     for r in rows + headline + by_slots + by_hops:
-        assert r["ratio"] > 0 and r["paired_ratio"] > 0
-        assert r["ours_q_per_s"] > 0 and r["keras_q_per_s"] > 0
+        row = by_config[r["encoding"], r["slots"], r["hops"], r["jit"]]
+        for model in ("ours", "keras"):
+            assert r[f"{model}_step_s"] == row[f"{model}_step_s"]
+            assert r[f"{model}_q_per_s"] == pytest.approx(
+                batch / r[f"{model}_step_s"])
+        assert r["ratio"] == pytest.approx(
+            r["keras_step_s"] / r["ours_step_s"])
+        assert r["paired_ratio"] == row["paired_ratio"]
         assert r["xla"] == ("yes" if r["jit"] else "-")
-    for r in rows:  # every timed sample is kept
-        assert len(r["ours_timing"]["samples_s"]) == repeats
-        assert len(r["keras_timing"]["samples_s"]) == repeats
     assert report["xla_dropped"] == []
 
     # Same weights, same function: the parameter counts differ only by ours'

@@ -5,6 +5,9 @@ import pathlib
 import subprocess
 import sys
 
+import numpy as np
+import pytest
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
@@ -23,7 +26,17 @@ def test_benchmark_seq2seq_quick_run(tmp_path):
 
     train = report["train"]
     assert sorted(r["jit"] for r in train) == [False, True]
-    assert all(r["ratio"] > 0 and r["paired_ratio"] > 0 for r in train)
+    batch = report["args"]["batch"]
+    for r in train:  # the figures are those of the timed samples
+        samples = {m: np.asarray(r[f"{m}_timing"]["samples_s"])
+                   for m in ("ours", "keras")}
+        median = {m: np.median(t) for m, t in samples.items()}
+        assert all(np.all(t > 0) for t in samples.values())
+        assert r["ours_seq_per_s"] == pytest.approx(batch / median["ours"])
+        assert r["keras_seq_per_s"] == pytest.approx(batch / median["keras"])
+        assert r["ratio"] == pytest.approx(median["keras"] / median["ours"])
+        assert r["paired_ratio"] == pytest.approx(
+            np.median(samples["keras"] / samples["ours"]))
     assert all(r["xla"] == "yes" for r in train if r["jit"])
     assert all(len(r["ours_timing"]["samples_s"]) == 2 for r in train)
     # Same layers, except that our decoder cell also reads the context
@@ -36,13 +49,26 @@ def test_benchmark_seq2seq_quick_run(tmp_path):
     seen = {(r["method"], r["beam_width"], r["jit"]) for r in decode}
     assert seen == {(m, w, j) for m, w in (("greedy", 1), ("beam", 4))
                     for j in (False, True)}
-    assert all(r["seq_per_s"] > 0 for r in decode)
+    median = {}
+    for r in decode:
+        times = np.asarray(r["timing"]["samples_s"])
+        median[r["method"], r["jit"]] = np.median(times)
+        assert np.all(times > 0)
+        assert r["seq_per_s"] == pytest.approx(batch / np.median(times))
+        assert r["tokens_per_s"] == pytest.approx(
+            r["seq_per_s"] * report["args"]["target_length"])
     assert all(r["xla"] == "yes" and r["traces"] == 1
                for r in decode if r["jit"])
     assert all(r["xla"] == "-" for r in decode if not r["jit"])
     ratios = report["decode_ratios"]
     assert set(ratios["beam_over_greedy_time"]) == {"off", "on"}
     assert set(ratios["xla_speedup"]) == {"greedy", "beam"}
+    for label, jit in (("off", False), ("on", True)):
+        assert ratios["beam_over_greedy_time"][label]["ratio"] == (
+            pytest.approx(median["beam", jit] / median["greedy", jit]))
+    for method in ("greedy", "beam"):
+        assert ratios["xla_speedup"][method]["ratio"] == pytest.approx(
+            median[method, False] / median[method, True])
     assert report["xla_dropped"] == []
     # How busy other processes kept the machine: a fraction, or None off
     # Linux; per row and for the whole run.
