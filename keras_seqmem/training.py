@@ -138,14 +138,16 @@ def build_seq2seq_model(
 
 
 def predict_sequences(model, source, batch_size=256, method="greedy",
-                      beam_width=4, max_length=None):
+                      beam_width=4, max_length=None, jit_compile=True):
     """Decoded target ids `(n, max_length)` of a `Seq2Seq`, batch by batch
-    (the best beam for beam search)."""
+    (the best beam for beam search), the search XLA-compiled unless
+    `jit_compile=False`."""
     rows = []
     for start in range(0, len(source), batch_size):
         result = model.generate(source[start:start + batch_size],
                                 method=method, beam_width=beam_width,
-                                max_length=max_length)
+                                max_length=max_length,
+                                jit_compile=jit_compile)
         rows.append(result.ids if method == "greedy" else result.ids[:, 0])
     return np.concatenate(rows, axis=0)
 
@@ -255,7 +257,8 @@ def train_on_task(
     metric is on sequences the model never saw. For seq2seq tasks the model
     is a `Seq2Seq` trained with teacher forcing, and the test metric is the
     exact match of the sequences it decodes (`decode_method` "greedy" or
-    "beam" with `beam_width`), compiled with XLA when `jit_compile`. For
+    "beam" with `beam_width`); training and the search are compiled with
+    XLA when `jit_compile`. For
     per-step class tasks (addition) the model has a head at every step
     (`build_task_model`), the loss is the masked cross-entropy of the digit
     classes, and the test metric is the task's own (`SEQUENCE_CLASS_TASKS`:
@@ -301,7 +304,8 @@ def train_on_task(
         source, target = spec.generate(test_size, seed=seed + 20_000,
                                        **task_params)
         predicted = predict_sequences(model, source, method=decode_method,
-                                      beam_width=beam_width)
+                                      beam_width=beam_width,
+                                      jit_compile=jit_compile)
         metric = float(_tasks.exact_match(predicted, target))
     elif spec.kind == "sequence_classes":
         x, y, mask = spec.generate(test_size, seed=seed + 20_000,
