@@ -155,10 +155,18 @@ LONG_MEMORY = ["examples/results/long_memory*/**/*"]
 # Results tables: (file, section, number of the table in the section) ->
 # globs of the results files its figures come from.
 SOURCES = {
+    (EX, "How the recipe is chosen: validation data only", 1): LONG_MEMORY,
+    (EX, "How the recipe is chosen: validation data only", 2): LONG_MEMORY,
     (EX, "Results", 1): LONG_MEMORY,
     (EX, "Results", 2): LONG_MEMORY,
-    (EX, "What was tried, and what did not work", 1): LONG_MEMORY,
-    (EX, "What was tried, and what did not work", 2): LONG_MEMORY,
+    (EX, "Results > Before: the 2026-11-22 tables (recipe chosen with test "
+         "data)", 1): LONG_MEMORY,
+    (EX, "Results > Before: the 2026-11-22 tables (recipe chosen with test "
+         "data)", 2): LONG_MEMORY,
+    (EX, "What was tried, and what did not work (chosen on test data: "
+         "history)", 1): LONG_MEMORY,
+    (EX, "What was tried, and what did not work (chosen on test data: "
+         "history)", 2): LONG_MEMORY,
     (EX, f"{DATES} > Results", 1): ["examples/results/dates_*/seed0.json"],
     (EX, f"{DATES} > Results", 2): ["examples/results/dates_*/seed0.json"],
     (EX, f"{DATES} > Results", 3): ["examples/results/dates_*/seed*.json"],
@@ -233,16 +241,22 @@ SCALES = {
 # Results tables whose figures have no results file yet: (file, section,
 # table number) -> why. Their missing figures are printed, not failed.
 PENDING = {
-    (EX, "Results", 1): "no results file — pending: long_memory (being "
-        "rerun by another engineer, issue 16 point 1)",
-    (EX, "Results", 2): "no results file — pending: long_memory (being "
-        "rerun by another engineer, issue 16 point 1)",
-    (EX, "What was tried, and what did not work", 1):
-        "no results file — pending: long_memory (being rerun by another "
-        "engineer, issue 16 point 1)",
-    (EX, "What was tried, and what did not work", 2):
-        "no results file — pending: long_memory (being rerun by another "
-        "engineer, issue 16 point 1)",
+    (EX, "Results > Before: the 2026-11-22 tables (recipe chosen with test "
+         "data)", 1): "no results file — pending: long_memory's 2026-11-22 history "
+        "(recipe chosen with test data), kept beside the new tables; "
+        "runs before results files were written",
+    (EX, "Results > Before: the 2026-11-22 tables (recipe chosen with test "
+         "data)", 2): "no results file — pending: long_memory's 2026-11-22 history "
+        "(recipe chosen with test data), kept beside the new tables; "
+        "runs before results files were written",
+    (EX, "What was tried, and what did not work (chosen on test data: "
+         "history)", 1): "no results file — pending: long_memory's 2026-11-22 history "
+        "(recipe chosen with test data), kept beside the new tables; "
+        "runs before results files were written",
+    (EX, "What was tried, and what did not work (chosen on test data: "
+         "history)", 2): "no results file — pending: long_memory's 2026-11-22 history "
+        "(recipe chosen with test data), kept beside the new tables; "
+        "runs before results files were written",
     (EX, f"{REVERSAL} > Results", 3):
         "no results file — pending: seeds 1 and 2 (2026-11-22 run, 15 min "
         "on 2 free cores); rerun `python examples/reversal_attention.py "
