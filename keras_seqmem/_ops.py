@@ -4,13 +4,18 @@ One masked softmax for the whole package: attention weights over source
 positions and memory reads over slots both go through `masked_softmax`.
 `work_dtype`, `run_layer_rnn`, `call_cell` and `sequence_output_mask` serve
 the sequence layers that run their own step (the recurrent fast path, `NTM`,
-`ACTRNN`, `AttentiveDecoder`).
+`ACTRNN`, `AttentiveDecoder`); `check_stateful_build`, `stateful_states`,
+`keep_states` and `reset_to_initial_state` give them `stateful=True` as
+`keras.layers.RNN` has it; `mirror_cell_arguments` gives a sequence layer
+its cell's constructor arguments as read-only properties, as
+`keras.layers.LSTM` has `units`, `dropout`, ...
 """
 
 import inspect
 
 import keras
 from keras import ops
+from keras import tree
 
 from keras_seqmem import _loop
 
@@ -39,6 +44,97 @@ def run_layer_rnn(layer, step, sequences, initial_state, mask,
         zero_output_for_mask=layer.zero_output_for_mask,
         return_all_outputs=return_all_outputs,
     )
+
+
+def check_stateful_build(layer, sequences_shape):
+    """At build: a stateful layer needs a fixed batch size (its states are
+    variables of that batch size)."""
+    if layer.stateful and sequences_shape[0] is None:
+        raise ValueError(
+            f"Layer '{layer.name}': stateful=True needs a fixed batch size, "
+            f"got inputs of shape {tuple(sequences_shape)}; give the input "
+            f"one, e.g. keras.Input(batch_shape=(batch_size, timesteps, "
+            f"features)), or call the layer on a batch first."
+        )
+
+
+def stateful_states(layer, sequences):
+    """The initial states of a stateful layer's call: a copy of its state
+    variables (a copy: on PyTorch the variables' own tensors would be
+    overwritten in place by the assign after the loop, which autograd still
+    needs). Refuses a batch of another size than the states'."""
+    expected = tree.flatten(layer.states)[0].shape[0]
+    batch = sequences.shape[0]
+    if batch is not None and expected is not None and batch != expected:
+        raise ValueError(
+            f"Layer '{layer.name}' is stateful with states for batches of "
+            f"{expected}, got a batch of {batch}; feed batches of exactly "
+            f"{expected} samples (batch_size={expected} in fit/predict, and "
+            f"a number of samples divisible by it)."
+        )
+    return tree.map_structure(ops.copy, layer.states)
+
+
+def keep_states(layer, states):
+    """After the loop of a stateful layer: its state variables take the
+    final states."""
+    for variable, state in zip(tree.flatten(layer.states),
+                               tree.flatten(states)):
+        variable.assign(ops.cast(state, variable.dtype))
+
+
+def reset_to_initial_state(layer):
+    """`reset_state()` of a stateful sequence layer: its state variables go
+    back to its cell's initial state (`get_initial_state`), which is not
+    zeros for every cell (an NTM's memory and weightings)."""
+    if layer.states is None:
+        return
+    batch = tree.flatten(layer.states)[0].shape[0]
+    initial = layer.get_initial_state(batch)
+    for variable, state in zip(tree.flatten(layer.states),
+                               tree.flatten(initial)):
+        variable.assign(ops.cast(state, variable.dtype))
+
+
+def cell_arguments(cell_class, exclude=()):
+    """The constructor arguments of `cell_class` and its bases up to Keras'
+    `Layer` (those a subclass passes on through `**kwargs` included), in
+    order, without `exclude`."""
+    names = []
+    for klass in cell_class.__mro__:
+        if klass is keras.layers.Layer or not issubclass(
+                klass, keras.layers.Layer):
+            break
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        for p in inspect.signature(init).parameters.values():
+            if (p.name != "self" and p.name not in names
+                    and p.name not in exclude
+                    and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)):
+                names.append(p.name)
+    return names
+
+
+def _cell_property(name):
+    def get(self):
+        return getattr(self.cell, name)
+
+    return property(get, doc=f"The cell's `{name}` (`layer.cell.{name}`).")
+
+
+def mirror_cell_arguments(layer_class, cell_class, exclude=()):
+    """Gives `layer_class` a read-only property per constructor argument of
+    `cell_class` (`layer.dropout` is `layer.cell.dropout`), as
+    `keras.layers.LSTM` has them; names the layer class already defines are
+    left alone. Returns the names mirrored."""
+    mirrored = []
+    for name in cell_arguments(cell_class, exclude):
+        if hasattr(layer_class, name):
+            continue
+        setattr(layer_class, name, _cell_property(name))
+        mirrored.append(name)
+    return mirrored
 
 
 def accepts_training(fn):

@@ -17,6 +17,10 @@ from keras_seqmem import ACTRNN
 import layer_checks
 import references as ref
 
+
+def _np(x):
+    return keras.ops.convert_to_numpy(x)
+
 D = 3  # input features
 U = 4  # inner units
 
@@ -275,12 +279,177 @@ def test_refused_configurations():
         ACT(keras.layers.LSTMCell(3, dropout=0.1))
     with pytest.raises(ValueError, match="must be an ACT cell"):
         ACTRNN(keras.layers.LSTMCell(3))
-    with pytest.raises(ValueError, match="stateful"):
-        ACTRNN(ACT(keras.layers.LSTMCell(3)), stateful=True)
     built = keras.layers.SimpleRNNCell(3)
     built.build((None, D))  # no room for the flag
     with pytest.raises(ValueError, match="expected 4 .*flag"):
         ACTRNN(ACT(built))(np.zeros((1, 2, D), "float32"))
+
+
+# --- the cell run by another loop: no silent loss of the ponder cost --------
+
+
+@pytest.mark.parametrize("loop", ["keras.layers.RNN", "keras_seqmem.RNN"])
+def test_cell_with_a_cost_outside_actrnn_fails_loudly(loop):
+    """keras.layers.RNN(ACT(...)) cannot add the ponder cost: it raises at
+    its first call, in one line naming ACTRNN, eagerly and in a compiled
+    fit, instead of training without the cost."""
+    wrap = keras.layers.RNN if loop == "keras.layers.RNN" else (
+        keras_seqmem.RNN)
+    x = np.random.default_rng(20).normal(size=(4, 5, D)).astype("float32")
+    want = r"time_penalty=0\.01 runs in keras_seqmem\.ACTRNN only.*" \
+        r"keras_seqmem\.ACTRNN\(act_cell, \.\.\.\)"
+    layer = wrap(ACT(keras.layers.GRUCell(U), name="my_act"))
+    with pytest.raises(ValueError, match=want) as info:
+        layer(x)
+    assert "my_act" in str(info.value)
+    line = [ln for ln in str(info.value).splitlines() if "ACTRNN" in ln]
+    assert len(line) == 1, str(info.value)
+    inputs = keras.Input((5, D))
+    model = keras.Model(inputs, keras.layers.Dense(1)(
+        wrap(ACT(keras.layers.GRUCell(U), time_penalty=0.1))(inputs)))
+    model.compile("sgd", "mse", jit_compile=True)
+    with pytest.raises(ValueError, match=want.replace("0\\.01", "0\\.1")):
+        model.fit(x, np.zeros((4, 1)), verbose=0)
+
+
+def test_cell_without_a_cost_runs_in_a_plain_rnn():
+    """time_penalty=0: nothing to lose, the cell runs in keras.layers.RNN
+    and computes what ACTRNN computes (no loss added by either)."""
+    x = np.random.default_rng(21).normal(size=(4, 5, D)).astype("float32")
+    act = ACT(keras.layers.LSTMCell(U), max_ponder_steps=4, time_penalty=0.0,
+              halting_bias_initializer=keras.initializers.Constant(-0.5))
+    plain = keras.layers.RNN(act, return_sequences=True)
+    ours = ACTRNN(act, return_sequences=True)
+    np.testing.assert_allclose(plain(x), ours(x), rtol=1e-6, atol=1e-6)
+    assert plain.losses == [] and ours.losses == []
+
+
+# --- stateful, O(1) outputs, the cell's arguments on the layer ---------------
+
+
+def _pair(batch, **kwargs):
+    """A stateful ACTRNN in a model of fixed batch size and a plain one with
+    the same weights (some examples ponder longer than others)."""
+    def make(**extra):
+        act = ACT(keras.layers.LSTMCell(U), max_ponder_steps=4,
+                  time_penalty=0.05,
+                  halting_bias_initializer=keras.initializers.Constant(-0.5))
+        return ACTRNN(act, return_sequences=True, return_ponder=True,
+                      **kwargs, **extra)
+
+    inputs = keras.Input(batch_shape=(batch, None, D))
+    stateful = keras.Model(inputs, make(stateful=True, name="act_rnn")(inputs))
+    plain = make()
+    plain.build((None, None, D))
+    rng = np.random.default_rng(22)
+    plain.set_weights([rng.normal(0.0, 0.7, w.shape) for w in plain.weights])
+    stateful.set_weights(plain.get_weights())
+    return stateful, plain
+
+
+def test_stateful_halves_equal_the_whole_sequence(tmp_path):
+    """stateful=True: a sequence fed in two halves gives the outputs, ponder
+    counts and (summed) ponder cost of the whole; reset_states() starts
+    over; the same after saving and loading."""
+    x = np.random.default_rng(23).normal(size=(3, 8, D)).astype("float32")
+    model, plain = _pair(3)
+    y, steps, remainders = plain(x)
+    (cost,) = plain.losses
+    assert len(np.unique(steps)) > 1  # the halting varies
+    layer = model.get_layer("act_rnn")
+    got, costs = [], []
+    for part in (x[:, :4], x[:, 4:]):
+        got.append(layer(part))
+        costs.append(float(layer.losses[0]))
+    for i, want in enumerate((y, steps, remainders)):
+        np.testing.assert_allclose(
+            np.concatenate([g[i] for g in got], 1), want, atol=1e-5)
+    assert sum(costs) == pytest.approx(float(cost), rel=1e-5)
+    layer.reset_states()
+    np.testing.assert_allclose(layer(x[:, :4])[0], y[:, :4], atol=1e-5)
+
+    path = str(tmp_path / "stateful_act.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    layer = loaded.get_layer("act_rnn")
+    assert layer.stateful
+    layer.reset_states()
+    halves = [loaded.predict_on_batch(x[:, :4])[0],
+              loaded.predict_on_batch(x[:, 4:])[0]]
+    np.testing.assert_allclose(np.concatenate(halves, 1), y, atol=1e-5)
+
+
+def test_stateful_refuses_an_unknown_or_another_batch_size():
+    act = ACT(keras.layers.GRUCell(U))
+    with pytest.raises(ValueError, match=r"my_act_rnn.*fixed batch size.*"
+                       r"batch_shape="):
+        keras.Sequential([keras.Input((None, D)),
+                          ACTRNN(act, stateful=True, name="my_act_rnn")])
+    layer = ACTRNN(ACT(keras.layers.GRUCell(U)), stateful=True)
+    layer(np.zeros((2, 3, D), "float32"))
+    with pytest.raises(ValueError, match=r"batches of 2, got a batch of 3"):
+        layer(np.zeros((3, 3, D), "float32"))
+
+
+def _tensor_list_ops(layer, shape):
+    """The TensorList ops of the layer's traced TensorFlow graph, loop
+    bodies (the function library) included."""
+    layer.build(shape)
+    function = tf.function(lambda x: layer(x))
+    graph = function.get_concrete_function(
+        tf.TensorSpec(shape, "float32")).graph.as_graph_def()
+    nodes = list(graph.node)
+    for body in graph.library.function:
+        nodes += list(body.node_def)
+    return {n.op for n in nodes if n.op.startswith("TensorList")}
+
+
+# A step's output written to a list in the loop, and the list stacked.
+PER_STEP_OUTPUTS = {"TensorListSetItem", "TensorListStack"}
+
+
+@pytest.mark.parametrize("kwargs,keeps_all", [
+    ({}, False),
+    (dict(return_state=True), False),
+    (dict(return_sequences=True), True),
+    (dict(return_ponder=True), True),
+])
+def test_only_the_last_output_is_kept_unless_every_step_is_asked_for(
+        kwargs, keeps_all):
+    """return_sequences=False, return_ponder=False: the loop writes no
+    per-step output (O(1) memory in the sequence length), the ponder cost
+    is still added; with return_sequences or return_ponder it does (the
+    control, so the check can see)."""
+    layer = ACTRNN(ACT(keras.layers.GRUCell(U), max_ponder_steps=3),
+                   **kwargs)
+    found = _tensor_list_ops(layer, (2, 9, D))
+    assert (PER_STEP_OUTPUTS <= found) == keeps_all, found
+    x = np.random.default_rng(24).normal(size=(2, 9, D)).astype("float32")
+    mask = np.ones((2, 9), bool)
+    mask[1, 5:] = False
+    layer(x, mask=mask)
+    counts = ACTRNN(layer.cell, return_ponder=True)
+    _, steps, remainders = counts(x, mask=mask)
+    want = 0.01 * np.mean(np.sum(_np(steps) + _np(remainders), 1))
+    assert float(layer.losses[0]) == pytest.approx(want, rel=1e-6)
+
+
+def test_layer_exposes_the_cells_arguments():
+    """Every argument of the ACT cell but the inner cell (its config) is
+    readable on ACTRNN."""
+    act = ACT(keras.layers.GRUCell(U), max_ponder_steps=6,
+              halting_epsilon=0.05, time_penalty=0.2,
+              halting_bias_initializer="ones",
+              halting_kernel_initializer="zeros", halting_input="state")
+    layer = ACTRNN(act)
+    keys = set(act.get_config()) - {"name", "dtype", "trainable", "cell"}
+    assert keys
+    for name in sorted(keys):
+        assert getattr(layer, name) is getattr(act, name), name
+    assert (layer.max_ponder_steps, layer.halting_epsilon,
+            layer.time_penalty, layer.halting_input) == (6, 0.05, 0.2,
+                                                         "state")
+    assert layer.cell is act  # `cell` stays the ACT cell
 
 
 # --- the shared layer checks ----------------------------------------------------
@@ -296,9 +465,10 @@ def _act_rnn(kind, halting_input="output", **overrides):
 
 
 def _act_in_rnn(**overrides):
+    # No ponder cost: with one, the cell runs in ACTRNN only.
     dtype = overrides.get("dtype")
     act = ACT(keras.layers.GRUCell(U, dtype=dtype), max_ponder_steps=3,
-              **overrides)
+              time_penalty=0.0, **overrides)
     return keras.layers.RNN(act, **overrides)
 
 

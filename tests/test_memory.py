@@ -468,6 +468,109 @@ def test_linear_start_callback_switches_the_softmax_back_under_xla():
                   callbacks=[keras_seqmem.LinearStart()])
 
 
+def _linear_start_model(seed=11):
+    story, question = _story(seed=seed, batch=8, slots=6)
+    answers = np.random.default_rng(seed).integers(1, V, 8)
+    inputs = [keras.Input((None, None), dtype="int32"),
+              keras.Input((None,), dtype="int32")]
+    layer = keras_seqmem.MemN2N(V, E, memory_size=8)
+    model = keras.Model(inputs, layer(inputs))
+    model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(
+        from_logits=True))
+    data = dict(x=[story, question], y=answers,
+                validation_data=([story, question], answers), verbose=0)
+    return model, layer, data
+
+
+class _Gates(keras.callbacks.Callback):
+    """The softmax gate and learning rate at the start of every epoch."""
+
+    def __init__(self, layer):
+        super().__init__()
+        self.layer, self.seen = layer, []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.seen.append(
+            (float(keras.ops.convert_to_numpy(self.layer.softmax_weight)),
+             float(keras.ops.convert_to_numpy(
+                 self.model.optimizer.learning_rate))))
+
+
+def test_linear_start_runs_once_per_model_not_once_per_fit():
+    """A second fit with the same LinearStart leaves the softmax in once
+    linear start has ended; one that had not ended goes on (its epochs
+    count towards max_epochs); reset() or another model starts afresh."""
+    model, layer, data = _linear_start_model()
+    ls = keras_seqmem.LinearStart(patience=10, max_epochs=2)
+    gates = _Gates(layer)
+    model.fit(epochs=3, callbacks=[ls, gates], **data)
+    assert ls.ended and ls.ended_at_epoch == 1 and ls.linear_epochs == 2
+    model.fit(epochs=2, callbacks=[ls, gates], **data)
+    assert [g for g, _ in gates.seen] == [0.0, 0.0, 1.0, 1.0, 1.0]
+    assert ls.ended_at_epoch == 1 and ls.linear_epochs == 2
+
+    # Interrupted: one epoch of three, then a second fit goes on.
+    model, layer, data = _linear_start_model(seed=12)
+    ls = keras_seqmem.LinearStart(patience=10, max_epochs=3)
+    gates = _Gates(layer)
+    model.fit(epochs=1, callbacks=[ls, gates], **data)
+    assert ls.started and not ls.ended
+    model.fit(epochs=3, callbacks=[ls, gates], **data)
+    assert [g for g, _ in gates.seen] == [0.0, 0.0, 0.0, 1.0]
+    assert ls.ended_at_epoch == 1 and ls.linear_epochs == 3
+
+    # reset(): afresh on the same model; another model: afresh too.
+    ls.reset()
+    model.fit(epochs=1, callbacks=[ls, gates], **data)
+    assert gates.seen[-1][0] == 0.0 and not ls.ended
+    other, other_layer, other_data = _linear_start_model(seed=13)
+    ls.end()
+    other_gates = _Gates(other_layer)
+    other.fit(epochs=1, callbacks=[ls, other_gates], **other_data)
+    assert other_gates.seen == [(0.0, other_gates.seen[0][1])]
+
+
+def test_memn2n_schedule_after_linear_start_ended_in_an_earlier_fit():
+    """MemN2NSchedule with a LinearStart that ended in an earlier fit: the
+    next fit runs the main schedule from its first rate (not the linear
+    start rate, nor a rate computed from the earlier fit's epoch)."""
+    from keras_seqmem.training import MemN2NSchedule
+
+    model, layer, data = _linear_start_model(seed=14)
+    ls = keras_seqmem.LinearStart(patience=10, max_epochs=2)
+    schedule = MemN2NSchedule(learning_rate=0.04, epochs=3, decay_every=2,
+                              linear_start=ls,
+                              linear_start_learning_rate=0.01)
+    gates = _Gates(layer)
+    history = model.fit(epochs=10, callbacks=[ls, schedule, gates], **data)
+    assert len(history.history["loss"]) == 5  # 2 linear + 3 main epochs
+    np.testing.assert_allclose(gates.seen, [
+        (0.0, 0.01), (0.0, 0.01), (1.0, 0.04), (1.0, 0.04), (1.0, 0.02)])
+    gates.seen.clear()
+    history = model.fit(epochs=10, callbacks=[ls, schedule, gates], **data)
+    assert len(history.history["loss"]) == 3
+    np.testing.assert_allclose(gates.seen,
+                               [(1.0, 0.04), (1.0, 0.04), (1.0, 0.02)])
+
+
+def test_linear_start_end_by_hand(capsys):
+    """end() without an epoch (verbose=1) prints its line; before any fit
+    it says what it needs."""
+    model, layer, _ = _linear_start_model(seed=15)
+    ls = keras_seqmem.LinearStart(verbose=1)
+    with pytest.raises(ValueError, match="set_model"):
+        ls.end()
+    ls.set_model(model)
+    layer.softmax_weight.assign(0.0)
+    ls.end()
+    assert capsys.readouterr().out == "LinearStart: softmax re-inserted\n"
+    assert ls.ended and ls.ended_at_epoch is None
+    assert float(keras.ops.convert_to_numpy(layer.softmax_weight)) == 1.0
+    ls.end(epoch=4)
+    assert capsys.readouterr().out == (
+        "LinearStart: softmax re-inserted after epoch 5\n")
+
+
 @pytest.mark.parametrize("kwargs, argument", [
     (dict(hops=0), "hops"),
     (dict(vocab_size=0), "vocab_size"),

@@ -611,9 +611,148 @@ def test_bad_hyperparameters(cls, kwargs, argument):
     assert "my_" in message, message
 
 
-def test_stateful_is_refused():
-    with pytest.raises(ValueError, match="stateful"):
-        keras_seqmem.NTM(4, memory_size=4, word_size=2, stateful=True)
+def _stateful_pair(batch, init="learned"):
+    """A stateful NTM in a model of fixed batch size, and a plain one with
+    the same (random; by default learned initial memory and weightings)
+    weights."""
+    args = dict(controller=6, memory_size=5, word_size=3, units=4,
+                memory_init=init, weighting_init=init,
+                return_sequences=True)
+    inputs = keras.Input(batch_shape=(batch, None, D))
+    stateful = keras.Model(
+        inputs, keras_seqmem.NTM(stateful=True, name="ntm", **args)(inputs))
+    plain = keras_seqmem.NTM(**args)
+    plain.build((None, None, D))
+    rng = np.random.default_rng(40)
+    plain.set_weights([rng.normal(0.0, 0.5, w.shape) for w in plain.weights])
+    stateful.set_weights(plain.get_weights())
+    stateful.get_layer("ntm").reset_states()  # from the new weights
+    return stateful, plain
+
+
+def test_stateful_halves_equal_the_whole_sequence(tmp_path):
+    """stateful=True: feeding a sequence in two halves gives what feeding
+    it whole gives; reset_states() goes back to the initial state (memory
+    and weightings, not zeros); the same after saving and loading."""
+    x = np.random.default_rng(41).normal(size=(2, 8, D)).astype("float32")
+    model, plain = _stateful_pair(2)
+    whole = _np(plain(x))
+    halves = [model.predict_on_batch(x[:, :4]),
+              model.predict_on_batch(x[:, 4:])]
+    np.testing.assert_allclose(np.concatenate(halves, 1), whole, atol=2e-6)
+    # The states moved on: the second half alone, from the initial state,
+    # differs.
+    assert not np.allclose(_np(plain(x[:, 4:])), halves[1], atol=1e-3)
+    model.get_layer("ntm").reset_states()
+    np.testing.assert_allclose(model.predict_on_batch(x[:, :4]),
+                               whole[:, :4], atol=2e-6)
+
+    path = str(tmp_path / "stateful_ntm.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    layer = loaded.get_layer("ntm")
+    assert layer.stateful and layer.get_config()["stateful"] is True
+    layer.reset_states()
+    halves = [loaded.predict_on_batch(x[:, :4]),
+              loaded.predict_on_batch(x[:, 4:])]
+    np.testing.assert_allclose(np.concatenate(halves, 1), whole, atol=2e-6)
+
+
+def test_stateful_keeps_states_through_fit():
+    """fit on a stateful NTM (XLA) runs and carries the states: its final
+    memory is no longer the initial one."""
+    # A constant initial state: with stateful=True the initial state comes
+    # from the state variables, so a learned one would get no gradient.
+    model, _ = _stateful_pair(2, init="constant")
+    model.compile("adam", "mse", jit_compile=True)
+    layer = model.get_layer("ntm")
+    x = np.random.default_rng(42).normal(size=(4, 5, D)).astype("float32")
+    before = [_np(s) for s in layer.states]
+    history = model.fit(x, np.zeros((4, 5, 4)), batch_size=2, epochs=1,
+                        shuffle=False, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    memory = len(layer.cell.controller_state_size)  # after h, c
+    assert not np.allclose(_np(layer.states[memory]), before[memory])
+
+
+def test_stateful_refuses_an_unknown_or_another_batch_size():
+    layer = keras_seqmem.NTM(4, memory_size=4, word_size=2, stateful=True,
+                             name="my_ntm")
+    with pytest.raises(ValueError, match=r"my_ntm.*fixed batch size.*"
+                       r"batch_shape="):
+        keras.Sequential([keras.Input((None, D)), layer])
+    layer = keras_seqmem.NTM(4, memory_size=4, word_size=2, stateful=True,
+                             name="my_ntm")
+    layer(np.zeros((2, 3, D), "float32"))
+    with pytest.raises(ValueError, match=r"batches of 2, got a batch of 3"):
+        layer(np.zeros((3, 3, D), "float32"))
+
+
+def test_stateful_cell_in_keras_seqmem_rnn_resets_to_the_initial_state():
+    """keras_seqmem.RNN(NTMCell, stateful=True).reset_state() gives the
+    cell's initial state (Keras' reset gives zeros: no memory, no
+    weightings)."""
+    cell = keras_seqmem.NTMCell(6, memory_size=5, word_size=3, units=4)
+    layer = keras_seqmem.RNN(cell, stateful=True, return_sequences=True)
+    x = np.random.default_rng(43).normal(size=(2, 4, D)).astype("float32")
+    first = _np(layer(x))
+    layer(x)
+    layer.reset_state()
+    for state, want in zip(layer.states, cell.get_initial_state(2)):
+        np.testing.assert_allclose(_np(state), _np(want), atol=1e-7)
+    np.testing.assert_allclose(_np(layer(x)), first, atol=1e-6)
+
+
+def _tensor_list_ops(layer, shape):
+    """The TensorList ops of the layer's traced TensorFlow graph, loop
+    bodies (the function library) included."""
+    layer.build(shape)
+    function = tf.function(lambda x: layer(x))
+    graph = function.get_concrete_function(
+        tf.TensorSpec(shape, "float32")).graph.as_graph_def()
+    nodes = list(graph.node)
+    for body in graph.library.function:
+        nodes += list(body.node_def)
+    return {n.op for n in nodes if n.op.startswith("TensorList")}
+
+
+# A step's output written to a list in the loop, and the list stacked.
+PER_STEP_OUTPUTS = {"TensorListSetItem", "TensorListStack"}
+
+
+@pytest.mark.parametrize("kwargs,keeps_all", [
+    ({}, False),
+    (dict(return_state=True), False),
+    (dict(return_sequences=True), True),
+    (dict(return_weightings=True), True),
+])
+def test_only_the_last_output_is_kept_unless_every_step_is_asked_for(
+        kwargs, keeps_all):
+    """return_sequences=False: the loop writes no per-step output (O(1)
+    memory in the sequence length); return_sequences or return_weightings:
+    it does (the control, so the check can see)."""
+    layer = keras_seqmem.NTM(6, memory_size=5, word_size=3, units=4,
+                             **kwargs)
+    found = _tensor_list_ops(layer, (2, 9, D))
+    assert (PER_STEP_OUTPUTS <= found) == keeps_all, found
+
+
+def test_layer_exposes_the_cells_arguments():
+    """Every argument of NTMCell (its config) is readable on NTM."""
+    layer = keras_seqmem.NTM(7, memory_size=5, word_size=3, num_read_heads=2,
+                             shift_range=2, units=4, memory_init="random",
+                             weighting_init="constant", clip_value=5.0,
+                             gradient_clip_value=3.0, seed=9)
+    keys = set(layer.cell.get_config()) - {"name", "dtype", "trainable"}
+    assert keys
+    for name in sorted(keys):
+        assert getattr(layer, name) is getattr(layer.cell, name), name
+    assert (layer.memory_size, layer.word_size, layer.num_read_heads,
+            layer.shift_range, layer.units) == (5, 3, 2, 2, 4)
+    assert layer.controller.units == 7 and layer.seed == 9
+    assert (layer.memory_init, layer.weighting_init) == ("random",
+                                                         "constant")
+    assert (layer.clip_value, layer.gradient_clip_value) == (5.0, 3.0)
 
 
 # --- the shared layer checks ----------------------------------------------------

@@ -511,3 +511,71 @@ def test_large_trainable_gamma_is_finite():
     layer(np.zeros((1, 3, D), "float32"))
     gamma = keras.ops.convert_to_numpy(layer.cell.effective_gamma())
     np.testing.assert_allclose(gamma, [1.001, 10.0, 1000.0, 1e6], rtol=1e-5)
+
+
+# --- the cell's arguments on the layer, as keras.layers.LSTM has them -------
+
+# Non-default values for every argument the layers take, so that a property
+# returning a default (or another argument's value) is caught.
+_ARGUMENT_VALUES = dict(
+    activation="relu", recurrent_activation="hard_sigmoid", use_bias=False,
+    kernel_initializer="ones", recurrent_initializer="zeros",
+    bias_initializer="ones", peephole_initializer="zeros",
+    unit_forget_bias=False,
+    kernel_regularizer=keras.regularizers.L2(0.1),
+    recurrent_regularizer=keras.regularizers.L1(0.2),
+    bias_regularizer=keras.regularizers.L2(0.3),
+    peephole_regularizer=keras.regularizers.L1(0.4),
+    kernel_constraint=keras.constraints.NonNeg(),
+    recurrent_constraint=keras.constraints.UnitNorm(),
+    bias_constraint=keras.constraints.MaxNorm(2.0),
+    peephole_constraint=keras.constraints.MinMaxNorm(),
+    dropout=0.25, recurrent_dropout=0.125, seed=7,
+)
+_MIRRORED = {
+    keras_seqmem.LeakyRNN: (keras.layers.SimpleRNN, dict(
+        gamma_range=[1.5, 9.0], per_unit_gamma=True, trainable_gamma=True)),
+    keras_seqmem.PeepholeLSTM: (keras.layers.LSTM, {}),
+    keras_seqmem.CoupledLSTM: (keras.layers.LSTM, dict(use_peepholes=True)),
+}
+
+
+@pytest.mark.parametrize("cls", sorted(_MIRRORED, key=lambda c: c.__name__),
+                         ids=lambda c: c.__name__)
+def test_layer_exposes_the_cells_arguments(cls):
+    """`PeepholeLSTM(4).dropout` & co.: every argument of the cell (the keys
+    of its config) is readable on the layer and is the cell's value, and
+    every property of the matching Keras layer exists."""
+    keras_layer, own = _MIRRORED[cls]
+    cell_keys = set(cls.cell_class(U).get_config()) - {
+        "name", "dtype", "trainable"}
+    kwargs = {k: v for k, v in _ARGUMENT_VALUES.items() if k in cell_keys}
+    layer = cls(U + 1, **kwargs, **own)
+    for name in sorted(cell_keys):
+        assert getattr(layer, name) is getattr(layer.cell, name), name
+    assert layer.units == U + 1
+    assert layer.dropout == 0.25 and layer.recurrent_dropout == 0.125
+    assert layer.activation is keras.activations.relu
+    assert layer.use_bias is False and layer.seed == 7
+    assert isinstance(layer.kernel_initializer, keras.initializers.Ones)
+    assert layer.bias_regularizer is kwargs["bias_regularizer"]
+    for name, value in own.items():
+        assert getattr(layer, name) == value, name
+    keras_properties = {n for n, v in vars(keras_layer).items()
+                        if isinstance(v, property)}
+    missing = {n for n in keras_properties if not hasattr(layer, n)}
+    assert missing <= {"reset_after"}, missing  # GRU's; not ours
+    # Read-only, as Keras' are: the cell holds the value.
+    with pytest.raises(AttributeError):
+        layer.dropout = 0.5
+
+
+def test_stateful_layer_needs_a_fixed_batch_size():
+    layer = keras_seqmem.PeepholeLSTM(U, stateful=True, name="my_lstm")
+    with pytest.raises(ValueError, match=r"my_lstm.*fixed batch size.*"
+                       r"batch_shape="):
+        keras.Sequential([keras.Input((None, D)), layer])
+    layer = keras_seqmem.CoupledLSTM(U, stateful=True, name="my_lstm")
+    layer(np.zeros((2, 3, D), "float32"))
+    with pytest.raises(ValueError, match=r"batches of 2, got a batch of 3"):
+        layer(np.zeros((3, 3, D), "float32"))

@@ -13,8 +13,13 @@ from keras.layers import InputSpec
 
 from keras_seqmem import _validation
 from keras_seqmem._ops import call_cell
+from keras_seqmem._ops import check_stateful_build
+from keras_seqmem._ops import keep_states
+from keras_seqmem._ops import mirror_cell_arguments
+from keras_seqmem._ops import reset_to_initial_state
 from keras_seqmem._ops import run_layer_rnn
 from keras_seqmem._ops import sequence_output_mask
+from keras_seqmem._ops import stateful_states
 from keras_seqmem._ops import work_dtype
 from keras_seqmem._dropout import prepare_dropout_masks
 from keras_seqmem._dropout import reset_dropout_masks
@@ -48,9 +53,12 @@ class ACT(keras.layers.Layer):
     The ponder time of step `t` is `ρ_t = N(t) + R(t)`; the ponder cost of
     a sequence is `τ Σ_t ρ_t` (`time_penalty` τ). Its gradient reaches the
     halting unit through `R(t)` (`N(t)` is piecewise constant). A cell
-    cannot add losses from inside `keras.layers.RNN`'s loop, so the cost is
-    added by `ACTRNN` (which also masks padded steps); with
-    `keras.layers.RNN(ACT(...))` no cost is added.
+    cannot add losses from inside a time loop, so the cost is added by
+    `ACTRNN` (which also masks padded steps). Run with a cost (`τ > 0`) by
+    anything else (`keras.layers.RNN(ACT(...))`, `keras_seqmem.RNN`,
+    another cell), the cell raises a `ValueError` naming `ACTRNN` at its
+    first call instead of training without the cost; with
+    `time_penalty=0` it runs anywhere a Keras RNN cell runs.
 
     The ponder loop is a `while` loop with the static bound `M`
     (`maximum_iterations`); examples that have halted are masked out (their
@@ -73,7 +81,8 @@ class ACT(keras.layers.Layer):
         max_ponder_steps: `M ≥ 1`, the most internal steps per input step.
         halting_epsilon: `ε` in (0, 1): halting happens once the summed
             halting probability reaches `1 − ε` (Graves: 0.01).
-        time_penalty: `τ ≥ 0`, the weight of the ponder cost (`ACTRNN`).
+        time_penalty: `τ ≥ 0`, the weight of the ponder cost (added by
+            `ACTRNN`; with `τ > 0` the cell runs in `ACTRNN` only).
         halting_bias_initializer: Of `b_h`; default 1.0 (Graves: a positive
             initial bias makes the network start with short ponder times).
         halting_kernel_initializer: Of `W_h`.
@@ -318,6 +327,18 @@ class ACT(keras.layers.Layer):
         return output, new_states, steps, remainder
 
     def call(self, inputs, states, training=False):
+        # ACTRNN runs `ponder` and adds the cost; `call` is what any other
+        # loop runs, and it cannot add the cost from inside its loop.
+        if self.time_penalty > 0:
+            raise ValueError(
+                f"Layer '{self.name}': an ACT cell with time_penalty="
+                f"{self.time_penalty} runs in keras_seqmem.ACTRNN only, "
+                f"which adds its ponder cost to the model's losses (run as a "
+                f"plain RNN cell, e.g. by keras.layers.RNN, it would train "
+                f"without it); use keras_seqmem.ACTRNN(act_cell, ...) in place "
+                f"of keras.layers.RNN(act_cell), or time_penalty=0 to run it "
+                f"without a cost."
+            )
         output, new_states, _, _ = self.ponder(inputs, states, training)
         return output, new_states
 
@@ -360,12 +381,28 @@ class ACTRNN(keras.layers.RNN):
     Args:
         cell: An `ACT` cell.
         return_ponder: Also return `(steps, remainders)`.
-        return_sequences, return_state, go_backwards, unroll,
-        zero_output_for_mask: As `keras.layers.RNN`; `stateful` is not
-            supported.
+        return_sequences, return_state, go_backwards, stateful, unroll,
+        zero_output_for_mask: As `keras.layers.RNN`.
 
     Returns `output`, then the final states with `return_state=True`, then
     `steps, remainders` with `return_ponder=True`.
+
+    The ponder cost is summed through the loop, so with
+    `return_sequences=False` and `return_ponder=False` only the last output
+    is kept (memory O(1) in the sequence length); `return_sequences` or
+    `return_ponder` keep every step's output (and counts).
+
+    With `stateful=True` (as `keras.layers.RNN`): the final states of the
+    inner cell on a batch are its initial states on the next; the batch
+    size must be fixed (`keras.Input(batch_shape=(batch, timesteps,
+    features))`) and every batch must have it; `reset_states()` goes back
+    to the inner cell's initial state. The ponder cost of a call is that of
+    the steps of that call. The states are not saved with the model (as in
+    Keras).
+
+    The `ACT` cell's arguments are readable on the layer
+    (`layer.max_ponder_steps`, `layer.time_penalty`, `layer.halting_input`,
+    ...; `layer.cell.cell` is the inner cell).
 
     Example:
 
@@ -402,16 +439,12 @@ class ACTRNN(keras.layers.RNN):
                 f"Layer '{who}': argument `cell` must be an ACT cell "
                 f"(keras_seqmem.ACT(inner_cell, ...)), got cell={cell!r}."
             )
-        if stateful:
-            raise ValueError(
-                f"Layer '{who}': argument `stateful` is not supported by "
-                f"ACTRNN, expected stateful=False."
-            )
         super().__init__(
             cell,
             return_sequences=return_sequences,
             return_state=return_state,
             go_backwards=go_backwards,
+            stateful=stateful,
             unroll=unroll,
             zero_output_for_mask=zero_output_for_mask,
             **kwargs,
@@ -421,27 +454,49 @@ class ACTRNN(keras.layers.RNN):
 
     def build(self, sequences_shape, initial_state_shape=None):
         _validation.check_sequence_shape(sequences_shape, self.name)
+        check_stateful_build(self, sequences_shape)
         super().build(sequences_shape, initial_state_shape)
         self.input_spec = InputSpec(ndim=3, axes={-1: sequences_shape[-1]})
+
+    def reset_state(self):
+        """Sets the states of a stateful layer back to the inner cell's
+        initial state (`get_initial_state`)."""
+        reset_to_initial_state(self)
+
+    def reset_states(self):
+        """Alias of `reset_state`, as in Keras."""
+        self.reset_state()
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
         if isinstance(mask, (list, tuple)):
             mask = mask[0]
         cell = self.cell
         if initial_state is None:
-            initial_state = cell.get_initial_state(
-                batch_size=ops.shape(sequences)[0])
+            if self.stateful:
+                initial_state = stateful_states(self, sequences)
+            else:
+                initial_state = cell.get_initial_state(
+                    batch_size=ops.shape(sequences)[0])
         initial_state = _as_list(initial_state)
         work = work_dtype(cell.compute_dtype)
         units = cell.output_size
+        num_states = len(initial_state)
+        # Every step's output is kept only when it is returned (the outputs
+        # or the ponder counts of every step); the ponder cost is summed in
+        # an extra state, which a masked step keeps (padding costs 0).
+        keep_all = self.return_sequences or self.return_ponder
+        total0 = ops.zeros((ops.shape(sequences)[0], 1), work)
 
         def step(inputs, states):
+            states, total = states[:num_states], states[num_states]
             output, new_states, steps, remainder = cell.ponder(
                 inputs, states, training=training)
-            output = ops.concatenate(
-                [ops.cast(output, work), steps[:, None], remainder[:, None]],
-                axis=-1)
-            return output, new_states
+            output = ops.cast(output, work)
+            if self.return_ponder:
+                output = ops.concatenate(
+                    [output, steps[:, None], remainder[:, None]], axis=-1)
+            total = total + (steps + remainder)[:, None]
+            return output, list(new_states) + [total]
 
         if training:
             # The inner cell's dropout masks, once per sequence; its input
@@ -453,25 +508,27 @@ class ACTRNN(keras.layers.RNN):
                 initial_state)
         try:
             last, outputs, states = run_layer_rnn(
-                self, step, sequences, initial_state, mask,
-                return_all_outputs=True)
+                self, step, sequences, initial_state + [total0], mask,
+                return_all_outputs=keep_all)
         finally:
             reset_dropout_masks(cell.cell)
-        steps, remainders = outputs[..., units], outputs[..., units + 1]
-        if mask is not None:
-            valid = ops.cast(mask, work)
-            if self.go_backwards:
-                valid = ops.flip(valid, axis=1)
-            steps, remainders = steps * valid, remainders * valid
+        states, total = states[:num_states], states[num_states]
+        if self.stateful:
+            keep_states(self, states)
         if cell.time_penalty > 0:
-            ponder = ops.sum(steps + remainders, axis=1)
-            self.add_loss(cell.time_penalty * ops.mean(ponder))
+            self.add_loss(cell.time_penalty * ops.mean(total[:, 0]))
         output = outputs if self.return_sequences else last
         output = ops.cast(output[..., :units], self.compute_dtype)
         result = [output]
         if self.return_state:
             result += [ops.cast(s, self.compute_dtype) for s in states]
         if self.return_ponder:
+            steps, remainders = outputs[..., units], outputs[..., units + 1]
+            if mask is not None:
+                valid = ops.cast(mask, work)
+                if self.go_backwards:
+                    valid = ops.flip(valid, axis=1)
+                steps, remainders = steps * valid, remainders * valid
             result += [steps, remainders]
         if len(result) == 1:
             return output
@@ -496,7 +553,6 @@ class ACTRNN(keras.layers.RNN):
 
     def get_config(self):
         config = super().get_config()
-        config.pop("stateful", None)
         return {**config, "return_ponder": self.return_ponder}
 
     @classmethod
@@ -504,3 +560,8 @@ class ACTRNN(keras.layers.RNN):
         config = dict(config)
         config["cell"] = keras.saving.deserialize_keras_object(config["cell"])
         return cls(**config)
+
+
+# `layer.max_ponder_steps`, `layer.time_penalty`, ...: the ACT cell's
+# arguments, read-only (`cell`, the inner cell, is `layer.cell.cell`).
+mirror_cell_arguments(ACTRNN, ACT, exclude=("cell",))

@@ -716,24 +716,40 @@ class LinearStart(keras.callbacks.Callback):
     layers were re-inserted and training recommenced."
 
     Sets `softmax_weight = 0` on every `MemN2N` / `KeyValueMemoryNetwork`
-    of the model when training begins, watches `monitor` at the end of each
-    epoch, and sets it back to 1 once the monitored value has not improved
-    for `patience + 1` epochs, or after `max_epochs` epochs at the latest.
+    of the model when its first training begins, watches `monitor` at the
+    end of each epoch, and sets it back to 1 once the monitored value has
+    not improved for `patience + 1` epochs, or after `max_epochs` epochs
+    at the latest.
+
+    Linear start happens once per model, not once per `fit`: the callback
+    keeps its state across `fit` calls on the same model. A later `fit`
+    with the same callback goes on with linear start where the previous one
+    left it (the epochs without improvement and the `max_epochs` budget
+    count on) if it had not ended, and leaves the softmax in if it had. A
+    `fit` on another model starts linear start afresh, and so does a `fit`
+    after `reset()` (e.g. after the model was given new initial weights).
 
     Args:
         monitor: The quantity to watch ("val_loss" as the paper).
         patience: Epochs without improvement tolerated before the softmax
             goes back in (0: at the first epoch that does not improve).
         min_delta: Smallest decrease that counts as an improvement.
-        max_epochs: Re-insert the softmax after this many epochs whatever
-            happens (None: no limit).
+        max_epochs: Re-insert the softmax after this many epochs of linear
+            start (over all `fit` calls) whatever happens (None: no limit).
         learning_rate: If given, the optimizer's learning rate is set to it
             when the softmax goes back in.
         verbose: Print a line when the softmax goes back in.
 
     Attributes:
-        ended_at_epoch: The (0-based) epoch after which the softmax went
-            back in, or None while linear start is on.
+        started: Whether linear start has begun (the softmax was removed).
+        ended: Whether the softmax went back in (at the end of an epoch, or
+            by `end()`).
+        ended_at_epoch: The (0-based) epoch of the `fit` call after which
+            the softmax went back in (Keras' epoch index, which counts from
+            `initial_epoch`), or None while linear start is on or when
+            `end()` was called without an epoch.
+        linear_epochs: The epochs trained with the softmax removed, over
+            all `fit` calls.
     """
 
     def __init__(
@@ -747,9 +763,25 @@ class LinearStart(keras.callbacks.Callback):
         self.max_epochs = max_epochs
         self.learning_rate = learning_rate
         self.verbose = verbose
+        self._trained = None
+        self.reset()
+
+    def reset(self):
+        """Forget the state: the next `fit` starts linear start afresh."""
+        self.started = False
+        self.ended = False
         self.ended_at_epoch = None
+        self.linear_epochs = 0
+        self._best = np.inf
+        self._wait = 0
+        self._trained = None
 
     def _gates(self):
+        if self.model is None:
+            raise ValueError(
+                "LinearStart has no model: pass it to fit(callbacks=[...]) "
+                "or call set_model(model) before end()."
+            )
         gates = [
             layer.softmax_weight
             for layer in iter_layers(self.model)
@@ -763,15 +795,19 @@ class LinearStart(keras.callbacks.Callback):
         return gates
 
     def on_train_begin(self, logs=None):
-        self.ended_at_epoch = None
-        self._best = np.inf
-        self._wait = 0
+        if self._trained is not None and self._trained is not self.model:
+            self.reset()  # another model: its own linear start
+        self._trained = self.model
+        if self.ended:
+            return  # it ended in an earlier fit: the softmax stays in
+        self.started = True
         for gate in self._gates():
             gate.assign(0.0)
 
     def on_epoch_end(self, epoch, logs=None):
-        if self.ended_at_epoch is not None:
+        if self.ended or not self.started:
             return
+        self.linear_epochs += 1
         value = (logs or {}).get(self.monitor)
         if value is None:
             raise ValueError(
@@ -782,16 +818,23 @@ class LinearStart(keras.callbacks.Callback):
             self._best, self._wait = value, 0
         else:
             self._wait += 1
-        limit = self.max_epochs is not None and epoch + 1 >= self.max_epochs
+        limit = (self.max_epochs is not None
+                 and self.linear_epochs >= self.max_epochs)
         if self._wait > self.patience or limit:
             self.end(epoch)
 
     def end(self, epoch=None):
-        """Put the softmax back in now."""
+        """Put the softmax back in now (`epoch`: the epoch it ends after,
+        for `ended_at_epoch` and the message)."""
         for gate in self._gates():
             gate.assign(1.0)
         if self.learning_rate is not None:
             self.model.optimizer.learning_rate.assign(self.learning_rate)
+        self.started = True
+        self.ended = True
         self.ended_at_epoch = epoch
+        if self._trained is None:
+            self._trained = self.model
         if self.verbose:
-            print(f"LinearStart: softmax re-inserted after epoch {epoch + 1}")
+            when = "" if epoch is None else f" after epoch {epoch + 1}"
+            print(f"LinearStart: softmax re-inserted{when}")

@@ -15,8 +15,13 @@ from keras.layers import InputSpec
 
 from keras_seqmem import _validation
 from keras_seqmem._ops import call_cell
+from keras_seqmem._ops import check_stateful_build
+from keras_seqmem._ops import keep_states
+from keras_seqmem._ops import mirror_cell_arguments
+from keras_seqmem._ops import reset_to_initial_state
 from keras_seqmem._ops import run_layer_rnn
 from keras_seqmem._ops import sequence_output_mask
+from keras_seqmem._ops import stateful_states
 from keras_seqmem._ops import work_dtype
 from keras_seqmem._dropout import prepare_dropout_masks
 from keras_seqmem._dropout import reset_dropout_masks
@@ -546,11 +551,26 @@ class NTM(keras.layers.RNN):
 
     Takes every argument of `NTMCell` (see there for the equations, weights,
     state layout and initialisation modes) and of `keras.layers.RNN`:
-    `return_sequences`, `return_state`, `go_backwards`, `unroll`,
-    `zero_output_for_mask`; `stateful` is not supported. Between steps the
-    memory, read vectors and weightings are carried in float32 (float64 in a
-    float64 layer) whatever the compute dtype; otherwise it computes what
-    `keras.layers.RNN(NTMCell(...))` computes with the same weights.
+    `return_sequences`, `return_state`, `go_backwards`, `stateful`,
+    `unroll`, `zero_output_for_mask`. Between steps the memory, read vectors
+    and weightings are carried in float32 (float64 in a float64 layer)
+    whatever the compute dtype; otherwise it computes what
+    `keras.layers.RNN(NTMCell(...))` computes with the same weights. The
+    cell's arguments are readable on the layer (`ntm.memory_size`,
+    `ntm.controller`, ...), as `keras.layers.LSTM` has `units`.
+
+    With `return_sequences=False` and `return_weightings=False` only the
+    last output is kept through the loop (memory O(1) in the sequence
+    length, not O(T)).
+
+    With `stateful=True` (as `keras.layers.RNN`): the final states of a
+    batch (controller states, memory, reads, weightings) are the initial
+    states of the next; the batch size must be fixed
+    (`keras.Input(batch_shape=(batch, timesteps, features))`) and every
+    batch must have it; `reset_states()` goes back to the initial state
+    (the initial memory and weightings, not zeros). The states are not
+    saved with the model (as in Keras); a loaded model starts from the
+    initial state.
 
     Args:
         return_weightings: If True, also return the read weightings
@@ -603,11 +623,6 @@ class NTM(keras.layers.RNN):
         zero_output_for_mask=False,
         **kwargs,
     ):
-        if stateful:
-            raise ValueError(
-                f"Layer '{kwargs.get('name') or 'NTM'}': argument `stateful` "
-                f"is not supported by NTM, expected stateful=False."
-            )
         cell_kwargs = {k: kwargs.pop(k) for k in _CELL_ARGS if k in kwargs}
         if "dtype" in kwargs:
             cell_kwargs["dtype"] = kwargs["dtype"]
@@ -621,6 +636,7 @@ class NTM(keras.layers.RNN):
             return_sequences=return_sequences,
             return_state=return_state,
             go_backwards=go_backwards,
+            stateful=stateful,
             unroll=unroll,
             zero_output_for_mask=zero_output_for_mask,
             **kwargs,
@@ -630,16 +646,30 @@ class NTM(keras.layers.RNN):
 
     def build(self, sequences_shape, initial_state_shape=None):
         _validation.check_sequence_shape(sequences_shape, self.name)
+        check_stateful_build(self, sequences_shape)
         super().build(sequences_shape, initial_state_shape)
         self.input_spec = InputSpec(ndim=3, axes={-1: sequences_shape[-1]})
+
+    def reset_state(self):
+        """Sets the states of a stateful NTM back to the initial state
+        (`cell.get_initial_state`: the initial memory, weightings and reads,
+        from the current values of learned ones), not to zeros."""
+        reset_to_initial_state(self)
+
+    def reset_states(self):
+        """Alias of `reset_state`, as in Keras."""
+        self.reset_state()
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
         if isinstance(mask, (list, tuple)):
             mask = mask[0]
         cell = self.cell
         if initial_state is None:
-            initial_state = cell.get_initial_state(
-                batch_size=ops.shape(sequences)[0])
+            if self.stateful:
+                initial_state = stateful_states(self, sequences)
+            else:
+                initial_state = cell.get_initial_state(
+                    batch_size=ops.shape(sequences)[0])
         if not isinstance(initial_state, (list, tuple)):
             initial_state = [initial_state]
         n = len(cell.controller_state_size)
@@ -677,6 +707,8 @@ class NTM(keras.layers.RNN):
         finally:
             if cell.recurrent_controller:
                 reset_dropout_masks(cell.controller)
+        if self.stateful:
+            keep_states(self, states)
         extra = []
         if self.return_weightings:
             read_w = ops.reshape(outputs[..., units : units + R * N],
@@ -724,7 +756,6 @@ class NTM(keras.layers.RNN):
         cell_config = config.pop("cell")["config"]
         for key in ("name", "dtype", "trainable"):
             cell_config.pop(key, None)
-        config.pop("stateful", None)
         return {**config, **cell_config,
                 "return_weightings": self.return_weightings}
 
@@ -735,3 +766,7 @@ class NTM(keras.layers.RNN):
         if isinstance(controller, dict):
             controller = keras.saving.deserialize_keras_object(controller)
         return cls(controller=controller, **config)
+
+
+# `ntm.memory_size`, `ntm.controller`, ...: the cell's arguments, read-only.
+mirror_cell_arguments(NTM, NTMCell)

@@ -36,6 +36,7 @@ from keras import ops
 from keras import regularizers
 from keras.layers import InputSpec
 
+from keras_seqmem import _ops
 from keras_seqmem import _validation
 from keras_seqmem._dropout import DropoutMasks
 from keras_seqmem.recurrent.rnn import RNN
@@ -326,7 +327,10 @@ class SequenceRNN(RNN):
     Subclasses set `cell_class`. Every argument of the cell is accepted by the
     layer and forwarded to the cell; the layer's own arguments are those of
     `keras.layers.RNN` plus `fast_path`. The loop is keras_seqmem's own
-    (`keras_seqmem.RNN`).
+    (`keras_seqmem.RNN`). Every argument of the cell is readable on the
+    layer as on `keras.layers.LSTM` (`layer.units`, `layer.dropout`,
+    `layer.activation`, ...: read-only properties returning the cell's
+    attribute).
 
     Args:
         fast_path: If True (default), compute each step's pre-activations
@@ -337,6 +341,13 @@ class SequenceRNN(RNN):
     """
 
     cell_class = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # Every constructor argument of the cell readable on the layer, as
+        # keras.layers.LSTM has them (`layer.dropout`, `layer.activation`).
+        if cls.__dict__.get("cell_class") is not None:
+            _ops.mirror_cell_arguments(cls, cls.cell_class)
 
     def __init__(self, units, fast_path=True, **kwargs):
         layer_kwargs = {k: kwargs.pop(k) for k in _LAYER_ARGS if k in kwargs}

@@ -17,7 +17,7 @@ class RNN(keras.layers.RNN):
     `return_state`, `go_backwards`, `stateful`, `unroll`,
     `zero_output_for_mask`) and computes what it computes, on any cell
     (keras_seqmem's, Keras', a `StackedRNNCells` or a list of cells), with
-    two differences a user can rely on:
+    differences a user can rely on:
 
     * the loop is ours (`keras_seqmem._loop.rnn`: `tf.while_loop` on
       TensorFlow, `jax.lax.scan` on JAX, a Python loop elsewhere), written
@@ -26,7 +26,11 @@ class RNN(keras.layers.RNN):
       before the first valid step) on every backend;
     * per-sequence dropout masks are drawn before the loop for every cell
       that has the public mask methods (`get_dropout_mask`, ...): Keras'
-      cells and keras_seqmem's, through `StackedRNNCells` too.
+      cells and keras_seqmem's, through `StackedRNNCells` too;
+    * with `stateful=True`, `reset_state()` sets the states back to the
+      cell's `get_initial_state` (not to zeros, which is no initial state
+      for an `NTMCell`), and a batch of another size than the states' is
+      refused with a message naming the batch size to feed.
 
     Subclasses change the step by overriding `step_function(training)`.
 
@@ -51,7 +55,18 @@ class RNN(keras.layers.RNN):
                 f"of time steps; give the input a static time dimension "
                 f"(keras.Input((timesteps, features))) or set unroll=False."
             )
+        _ops.check_stateful_build(self, sequences_shape)
         super().build(sequences_shape, initial_state_shape)
+
+    def reset_state(self):
+        """Sets the states of a stateful layer back to the cell's initial
+        state (`get_initial_state`: zeros for Keras' cells and the recurrent
+        cells here, not for an `NTMCell`)."""
+        _ops.reset_to_initial_state(self)
+
+    def reset_states(self):
+        """Alias of `reset_state`, as in Keras."""
+        self.reset_state()
 
     def step_function(self, training):
         """`step(x_t, states) -> (output, new_states)` for one call: the
@@ -78,10 +93,7 @@ class RNN(keras.layers.RNN):
             )
         if initial_state is None:
             if self.stateful:
-                # A copy: on PyTorch the variables' own tensors would be
-                # overwritten in place by the assign after the loop, which
-                # autograd still needs.
-                initial_state = tree.map_structure(ops.copy, self.states)
+                initial_state = _ops.stateful_states(self, sequences)
             else:
                 initial_state = self.get_initial_state(
                     batch_size=ops.shape(sequences)[0])
@@ -102,9 +114,7 @@ class RNN(keras.layers.RNN):
             reset_dropout_masks(self.cell)
 
         if self.stateful:
-            for variable, state in zip(tree.flatten(self.states),
-                                       tree.flatten(states)):
-                variable.assign(ops.cast(state, variable.dtype))
+            _ops.keep_states(self, states)
         output = outputs if self.return_sequences else last_output
         output = ops.cast(output, self.compute_dtype)
         if self.return_state:
