@@ -143,8 +143,10 @@ def _cells():
         "CoupledLSTMCell": lambda: keras_seqmem.CoupledLSTMCell(UNITS),
         "NTMCell": lambda: keras_seqmem.NTMCell(
             controller=8, memory_size=6, word_size=3, units=UNITS),
+        # time_penalty=0: outside ACTRNN no loop can add the ponder cost, and
+        # ACT refuses a positive one there.
         "ACT": lambda: keras_seqmem.ACT(
-            keras.layers.GRUCell(UNITS), max_ponder_steps=3),
+            keras.layers.GRUCell(UNITS), max_ponder_steps=3, time_penalty=0.0),
     }
 
 

@@ -137,6 +137,10 @@ NOT_RESULTS = {
         "the layers compared and their gate counts (definitions)",
     ("benchmarks/README.md", "flag | default | meaning"):
         "benchmark flags and their defaults (definitions)",
+    ("docs/pages/cli.md", "status | meaning"):
+        "exit statuses (definitions)",
+    ("docs/pages/cli.md", "flag | meaning (default)"):
+        "command-line flags and their defaults",
     ("benchmarks/README.md", " | model"):
         "the models compared (their definitions as code)",
 }

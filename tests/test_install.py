@@ -87,7 +87,7 @@ use("NTMCell", keras.layers.RNN(k.NTMCell(keras.layers.LSTMCell(8),
                                           memory_size=6, word_size=4,
                                           units=4)), x)
 use("ACT", keras.layers.RNN(k.ACT(keras.layers.SimpleRNNCell(4),
-                                  max_ponder_steps=3)), x)
+                                  max_ponder_steps=3, time_penalty=0.0)), x)
 use("ACTRNN", k.ACTRNN(k.ACT(keras.layers.SimpleRNNCell(4),
                              max_ponder_steps=3)), x)
 use("Seq2Seq", k.Seq2Seq(source_vocab_size=10, target_vocab_size=10,

@@ -37,7 +37,10 @@ import re
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-SCANNED = ("keras_seqmem", "tests", "benchmarks", "examples")
+# The two packages (the library and its command-line launcher), then the
+# folders of scripts whose modules import each other by file name.
+PACKAGES = ("keras_seqmem", "keras_seqmem_cli")
+SCANNED = PACKAGES + ("tests", "benchmarks", "examples")
 THIS_FILE = pathlib.Path(__file__).resolve()
 
 PRIVATE_MODULES = re.compile(
@@ -97,8 +100,8 @@ def library_private_names():
 def _our_modules():
     """Top-level module names of this project: the package and the
     modules tests, benchmarks and examples import from their folders."""
-    names = {"keras_seqmem"}
-    for folder in SCANNED[1:]:
+    names = set(PACKAGES)
+    for folder in SCANNED[len(PACKAGES):]:
         names.update(p.stem for p in (ROOT / folder).glob("*.py"))
     return frozenset(names)
 
@@ -263,6 +266,7 @@ def test_the_scan_covers_the_project():
     paths = set(_tree_sources())
     assert "keras_seqmem/serving.py" in paths
     assert "keras_seqmem/_layers.py" in paths
+    assert "keras_seqmem_cli/__init__.py" in paths
     assert "tests/layer_checks.py" in paths
     assert "tests/test_public_api.py" not in paths  # (the guard itself)
     assert any(p.startswith("benchmarks/") for p in paths)

@@ -456,7 +456,9 @@ def make_dataset(
     The arrays from ``task.generate(num_examples, seed, **params)`` are sliced
     with ``from_tensor_slices``, shuffled (whole-dataset buffer, seeded with
     ``seed``, reshuffled each epoch), optionally repeated forever, batched and
-    prefetched with ``AUTOTUNE``.
+    prefetched with ``AUTOTUNE``. The examples depend on ``seed`` only; their
+    order, as for any ``tf.data`` shuffle, also on TensorFlow's global seed
+    (``keras.utils.set_random_seed``): set it too for a repeatable order.
 
     For a sequence task (``kind="sequence"`` or ``"sequence_classes"``) the
     elements are ``(x, y, mask)``, the mask being per-step sample weights
