@@ -1,6 +1,7 @@
 """The seq2seq examples run, print their tables and write their figures;
 (slow) their default runs show what examples/README.md reports."""
 
+import json
 import pathlib
 import re
 import subprocess
@@ -22,10 +23,11 @@ def _run(script, *args, timeout):
 
 
 def _dates_table(out):
-    """{"greedy": exact match, "beam-4": exact match} of the table."""
-    return {m.group(1): float(m.group(2)) for m in re.finditer(
-        r"^\| (greedy|beam-\d+) +\| +([\d.]+) \| +\d+ / \d+ \| +[\d.-]+ \| "
-        r"+[\d.]+ \|$", out, re.M)}
+    """{"greedy": (exact match, right, n), "beam-4": ...} of the table."""
+    return {m.group(1): (float(m.group(2)), int(m.group(3)), int(m.group(4)))
+            for m in re.finditer(
+                r"^\| (greedy|beam-\d+) +\| +([\d.]+) \| +(\d+) / (\d+) \| "
+                r"+[\d.-]+ \| +[\d.]+ \|$", out, re.M)}
 
 
 def _reversal_table(out):
@@ -47,12 +49,21 @@ def _check_pngs(paths):
 
 
 def test_dates_quick_prints_the_tables_and_writes_the_alignments(tmp_path):
-    out = _run("dates.py", "--quick", "--out", str(tmp_path), timeout=300)
+    results = tmp_path.parent / f"{tmp_path.name}_dates.json"
+    out = _run("dates.py", "--quick", "--out", str(tmp_path),
+               "--results", str(results), timeout=300)
     assert re.search(r"^\| decoding +\| exact match \| +right \| unseen "
                      r"strings \| decode s \|$", out, re.M), out
     table = _dates_table(out)
     assert set(table) == {"greedy", "beam-4"}, out
-    assert all(0.0 <= value <= 1.0 for value in table.values())
+    # Each exact match is its count of right strings over the test set's,
+    # and the results file holds the same figures.
+    stored = json.loads(results.read_text())["decoding"]
+    for name, (exact, right, n) in table.items():
+        assert n == stored["greedy"]["n"] and 0 < n
+        assert f"{right / n:.4f}" == f"{exact:.4f}", (name, exact, right, n)
+        key = "greedy" if name == "greedy" else "beam"
+        assert (right, n) == (stored[key]["right"], stored[key]["n"]), name
     assert re.search(r"^\| format +\| +n \| greedy \| beam-4 \|$", out,
                      re.M), out
     assert re.search(r"held-out dates \(seed 20000; \d+ of them, [\d.]+%, "
@@ -66,12 +77,22 @@ def test_dates_quick_prints_the_tables_and_writes_the_alignments(tmp_path):
 
 
 def test_reversal_quick_prints_the_table_and_writes_the_plots(tmp_path):
+    results = tmp_path.parent / f"{tmp_path.name}_reversal.json"
     out = _run("reversal_attention.py", "--quick", "--out", str(tmp_path),
-               timeout=300)
+               "--results", str(results), timeout=300)
     rows = _reversal_table(out)
     assert sorted(rows) == [(5, 0), (10, 0)], out
-    for values in rows.values():
-        assert all(0.0 <= v <= 1.0 for v in values)
+    # Every printed accuracy is the results file's, which the script wrote
+    # from the same evaluation.
+    runs = {run["attention"]: run
+            for run in json.loads(results.read_text())["runs"]}
+    for (length, _), values in rows.items():
+        stored = [runs[model]["per_length"][str(length)][kind]
+                  for model in ("without", "with") for kind in ("exact",
+                                                                 "token")]
+        assert all(0.0 <= v <= 1.0 for v in stored)
+        assert values == tuple(float(f"{v:.4f}") for v in stored), (
+            length, values, stored)
     pngs = [tmp_path / "reversal_attention_L10.png",
             tmp_path / "reversal_attention_L10_alignment.png"]
     assert f"accuracy vs length: {pngs[0]}" in out, out

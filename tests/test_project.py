@@ -137,7 +137,22 @@ def test_babi_dir_fails_under_ci_and_skips_locally(tmp_path, monkeypatch):
     assert fixture() == missing
 
 
-def test_cli_train_prints_a_result(capsys):
+def test_cli_train_prints_a_result(capsys, monkeypatch):
+    """The RESULT line's test MSE is the trained model's MSE on the test set
+    (seed + 20,000), recomputed here from its predictions."""
+    import numpy as np
+
+    from keras_seqmem import training
+    from keras_seqmem.tasks import get_task
+
+    results = []
+
+    def spy(*args, **kwargs):
+        results.append(train_on_task(*args, **kwargs))
+        return results[-1]
+
+    train_on_task = training.train_on_task
+    monkeypatch.setattr(training, "train_on_task", spy)
     code = cli.main([
         "train", "--task", "adding", "--length", "8", "--units", "8",
         "--epochs", "1", "--train-size", "256", "--test-size", "64",
@@ -148,7 +163,10 @@ def test_cli_train_prints_a_result(capsys):
     match = re.search(r"RESULT task=adding model=leaky_rnn test_mse=(\S+)",
                       out)
     assert match, out
-    assert float(match.group(1)) >= 0.0
+    x, y = get_task("adding").generate(64, seed=20_000, length=8)[:2]
+    predicted = results[0].model.predict(x, verbose=0)
+    mse = float(np.mean((predicted.reshape(y.shape) - y) ** 2))
+    assert match.group(1) == f"{mse:.4f}", (match.group(1), mse)
 
 
 def test_cli_trains_seq2seq_and_writes_an_alignment_plot(capsys, tmp_path):
@@ -204,8 +222,14 @@ def test_cli_lists_tasks(capsys):
 
 
 def test_public_api_is_explicit():
-    for name in keras_seqmem.__all__:
-        assert hasattr(keras_seqmem, name), name
+    """`__all__` is exactly the public names the package defines: no name
+    listed that the package lacks, none defined that is not listed."""
+    public = {name for name, value in vars(keras_seqmem).items()
+              if not name.startswith("_")
+              and not isinstance(value, type(keras_seqmem))}
+    assert len(keras_seqmem.__all__) == len(set(keras_seqmem.__all__))
+    assert set(keras_seqmem.__all__) == public, (
+        sorted(set(keras_seqmem.__all__) ^ public))
 
 
 def test_benchmark_quick_run(tmp_path):
