@@ -14,7 +14,8 @@ Every test belongs to exactly one group (docs/pages/testing.md):
 The groups are assigned here, by file and test name, so that the test files
 need not carry the markers. A pattern without ``::`` names test files
 (``fnmatch`` on the file name); a pattern with ``::`` names tests
-(``fnmatch`` on ``<file name>::<test function name>``, without parameters).
+(``fnmatch`` on ``<file name>::<test function name>``, without parameters);
+a pattern with ``[`` names one parametrization, exactly.
 tests/test_project.py checks that every collected test gets exactly one
 group and that every pattern here still names a test.
 """
@@ -64,8 +65,44 @@ INTEGRATION = (
 )
 
 # Learning runs or duplicate coverage moved out of CI here (besides the
-# tests their files mark @pytest.mark.slow); none so far.
-SLOW = ()
+# tests their files mark @pytest.mark.slow), to keep CI under 20 minutes:
+SLOW = (
+    # Learning checks: a model reaches a score within a few epochs.
+    "test_seq2seq.py::test_learns_to_copy_quickly",
+    "test_memory.py::test_memn2n_learns_babi_task_1_within_a_few_epochs",
+    "test_act.py::test_fit_minimises_the_ponder_cost",
+    # The SavedModel export of a second configuration of the same layer
+    # class (CI exports each class once; the op check reads the same loop).
+    "test_act.py::test_shared_layer_checks[ACTRNN-lstm-seq-saved_model_export]",
+    "test_memory.py::test_shared_layer_checks[MemN2N-adjacent-PE-TE-RN-attend-"
+    "check_saved_model_export]",
+    "test_recurrent.py::test_shared_layer_checks[LeakyRNN-trainable-"
+    "saved_model_export]",
+    "test_recurrent.py::test_shared_layer_checks[PeepholeLSTM-seq-"
+    "saved_model_export]",
+    "test_recurrent.py::test_shared_layer_checks[CoupledLSTM-peepholes-seq-"
+    "saved_model_export]",
+    "test_attention.py::test_shared_layer_checks[AttentiveDecoder-"
+    "PeepholeLSTMCell-normalize-check_saved_model_export]",
+    # The backend-neutral suite under TensorFlow duplicates the family
+    # files (test_recurrent.py, test_attention.py, ...), which run every
+    # configuration on TensorFlow; CI runs it under JAX
+    # (test_jax_backend.py's subprocess runs the whole file, markers aside).
+    "test_backends.py",
+)
+
+# Started first (in this order), so that under pytest-xdist the longest
+# runs do not end up as the run's tail: the JAX suite (about 3 minutes of
+# both cores), the JAX parity runs, the examples' and benchmarks' quick runs.
+LONG_FIRST = (
+    "test_jax_backend.py::test_backend_suite_on_jax",
+    "test_jax_backend.py::test_parity",
+    "test_install.py::test_layers_build_with_every_tool_uninstalled",
+    "test_examples_seq2seq.py",
+    "test_distributed.py",
+    "test_benchmark_*.py",
+    "test_project.py::test_benchmark_quick_run",
+)
 
 # Set by tests/test_project.py: the file that receives {node id: groups}.
 GROUPS_REPORT_ENV = "KERAS_SEQMEM_TEST_GROUPS_REPORT"
@@ -77,6 +114,10 @@ TIMES_ENV = "KERAS_SEQMEM_TEST_TIMES"
 
 
 def _matches(pattern, item):
+    if "[" in pattern:  # one parametrization: "[" is literal here
+        file_test, _, params = pattern.partition("[")
+        return (f"{item.path.name}::{item.name}"
+                == f"{file_test}[{params}")
     if "::" in pattern:
         return fnmatch.fnmatch(f"{item.path.name}::{item.originalname}",
                                pattern)
@@ -103,6 +144,13 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.integration)
         else:
             item.add_marker(pytest.mark.unit)
+    def rank(item):
+        for i, pattern in enumerate(LONG_FIRST):
+            if _matches(pattern, item):
+                return i
+        return len(LONG_FIRST)
+
+    items.sort(key=rank)  # stable: the rest keep their order
     report = os.environ.get(GROUPS_REPORT_ENV)
     if report:
         pathlib.Path(report).write_text(json.dumps({
