@@ -7,6 +7,7 @@ import numpy as np
 from keras import ops
 
 from keras_seqmem import _validation
+from keras_seqmem.recurrent import echo_state as _echo_state
 from keras_seqmem.recurrent.base import FusedCell
 from keras_seqmem.recurrent.base import SequenceRNN
 
@@ -47,6 +48,12 @@ class LeakyRNNCell(FusedCell):
                                            `trainable_gamma=True`
 
     `effective_gamma()` returns `γ` whichever way it is stored.
+
+    Echo-state networks (tfa's `ESNCell`): `LeakyRNNCell.echo_state(units,
+    connectivity=0.1, leaky=1.0, spectral_radius=0.9, use_norm2=False, ...)`
+    (and `LeakyRNN.echo_state`) return this cell with `γ = 1/leaky`, a
+    fixed sparse random reservoir `U` rescaled to the spectral radius
+    (`EchoStateInitializer`) and `trainable=False`.
 
     State: `h`, `(batch, units)`; the output is `h`.
 
@@ -94,6 +101,12 @@ class LeakyRNNCell(FusedCell):
     """
 
     gate_names = ("h",)
+
+    # An echo-state network (tfa's ESNCell): `LeakyRNNCell.echo_state(units,
+    # connectivity=0.1, leaky=1.0, spectral_radius=0.9, ...)` is this cell
+    # with γ = 1/leaky, a fixed sparse reservoir and frozen weights
+    # (keras_seqmem/recurrent/echo_state.py).
+    echo_state = classmethod(_echo_state.echo_state)
 
     def __init__(
         self,
@@ -269,6 +282,9 @@ class LeakyRNN(SequenceRNN):
     """
 
     cell_class = LeakyRNNCell
+    # The echo-state network layer (tfa's ESNCell in an RNN), see
+    # LeakyRNNCell.echo_state.
+    echo_state = classmethod(_echo_state.echo_state)
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
         return super().call(
