@@ -216,10 +216,47 @@ _CASE_LIST = [
         _in_rnn(lambda: _act(keras_seqmem.PeepholeLSTMCell(U), 3,
                              time_penalty=0.0)),
         _SEQ, [(None, D)]),
+    # Appended (each case's seeds are WEIGHT_SEED / INPUT_SEED + its index,
+    # so the cases above keep theirs).
+    BackendCase(
+        "LayerNormLSTM",
+        lambda: keras_seqmem.recurrent.LayerNormLSTM(
+            U, return_sequences=True),
+        _SEQ, [(None, D)]),
+    BackendCase(
+        "RNN(LayerNormLSTMCell)",
+        _in_rnn(lambda: keras_seqmem.recurrent.LayerNormLSTMCell(U)),
+        _SEQ, [(None, D)]),
+    BackendCase(
+        "LayerNormSimpleRNN",
+        lambda: keras_seqmem.recurrent.LayerNormSimpleRNN(U),
+        _SEQ, [(None, D)]),
+    BackendCase(
+        "LeakyRNN.echo_state",
+        lambda: keras_seqmem.recurrent.LeakyRNN.echo_state(
+            U, connectivity=0.5, leaky=0.5, seed=0, return_sequences=True),
+        _SEQ, [(None, D)]),
+    # The mechanisms of tests/test_attention_mechanisms.py.
+    BackendCase(
+        "LuongAttention",
+        lambda: keras_seqmem.attention.LuongAttention(
+            DQ, scale=True, probability_fn="sparsemax"),
+        _normal(("B", 2, DQ), ("B", "T", DV)), [(None, DQ), (None, DV)]),
+    BackendCase(
+        "BahdanauMonotonicAttention",
+        lambda: keras_seqmem.attention.BahdanauMonotonicAttention(
+            A, normalize=True, mode="recursive"),
+        _normal(("B", 3, DQ), ("B", "T", DV)), [(None, DQ), (None, DV)]),
+    BackendCase(
+        "LuongMonotonicAttention",
+        lambda: keras_seqmem.attention.LuongMonotonicAttention(
+            DQ, scale=True, score_bias_init=-0.5),
+        _normal(("B", 3, DQ), ("B", "T", DV)), [(None, DQ), (None, DV)]),
 ]
 
 CASES = {case.name: case for case in _CASE_LIST}
 NAMES = list(CASES)
+SEQ2SEQ_INDEX = 16
 
 
 # --- Seq2Seq ------------------------------------------------------------------
@@ -268,7 +305,8 @@ def parity_problem(name):
     `w{i}` (in `layer.weights` order), the loss weights `r{i}` of every
     output, and `weight_paths`; made on the active backend, computed on any
     (`compute`)."""
-    index = NAMES.index(name) if name in CASES else len(NAMES)
+    # Seq2Seq: index 16, what it was before cases were appended to the list.
+    index = NAMES.index(name) if name in CASES else SEQ2SEQ_INDEX
     if name == "Seq2Seq":
         layer = make_seq2seq()
         source, decoder_inputs, _ = seq2seq_batch(INPUT_SEED + index)
