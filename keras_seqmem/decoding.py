@@ -318,8 +318,6 @@ def _loop(cond, body, carry, iterations):
 class _TokenByToken:
     """One token per sequence per step: greedy decoding and sampling."""
 
-    name = "decoder"
-
     def choose(self, log_probs):
         """The next token `(batch,)` from the step's log-softmax."""
         raise NotImplementedError
@@ -344,7 +342,7 @@ class _TokenByToken:
         record = return_alignments
         source = alignments.shape[-1] if record else 1
 
-        ids = ops.zeros((max_length, batch), dtype="int32")
+        ids = ops.full((max_length, batch), pad_token, dtype="int32")
         align = ops.zeros(
             (max_length if record else 1, batch, source), dtype="float32"
         )
@@ -857,8 +855,10 @@ def scheduled_sampling(step, decoder_inputs, initial_state=(),
     all steps drawn before the loop (`keras.random` with `seed`), so the
     step loop holds no random op and the whole function is differentiable
     through the logits and the state like teacher forcing is (the sampled
-    token ids themselves carry no gradient, as in tfa). Runs as
-    `keras.ops.scan` over the steps; `fit`, `jit_compile` and JAX work.
+    token ids themselves carry no gradient, as in tfa). Runs as a
+    `keras.ops.fori_loop` with static bounds on JAX (a scan: reverse-mode
+    differentiable) and a bounded `keras.ops.while_loop` elsewhere; `fit`
+    and `jit_compile` work.
 
     Args:
         step: The decoder step function.
@@ -902,35 +902,50 @@ def scheduled_sampling(step, decoder_inputs, initial_state=(),
             (time - 1, batch, vocab), minval=1e-20, maxval=1.0, seed=seed
         )
     ))
-    teacher = ops.transpose(decoder_inputs[:, 1:], (1, 0))
-
-    def one_step(carry, inputs):
-        logits, state = carry
-        x_t, u_t, g_t = inputs
-        sample = ops.cast(
-            ops.argmax(ops.cast(logits, "float32") + g_t, axis=-1), "int32"
-        )
-        use_sample = u_t < p
-        token = ops.where(use_sample, sample, x_t)
-        outputs = step(token, state)
-        new_state = _like(outputs[1], state, who)
-        logits_t = ops.cast(outputs[0], logits.dtype)
-        return (logits_t, new_state), (logits_t, token, use_sample)
-
-    (_, state), (logits, inputs, sampled) = ops.scan(
-        one_step, (logits0, state), (teacher, uniform, gumbel)
+    teacher = ops.transpose(decoder_inputs, (1, 0))  # (time, batch)
+    logits_buffer = _write(
+        ops.zeros((time, batch, vocab), logits0.dtype), 0, logits0
     )
+    sampled = ops.zeros((time, batch), "int32")
+
+    def one_step(t, carry):
+        state, logits_buffer, inputs, sampled = carry
+        previous = ops.stop_gradient(
+            ops.cast(ops.take(logits_buffer, t - 1, axis=0), "float32")
+        )
+        sample = ops.cast(
+            ops.argmax(previous + ops.take(gumbel, t - 1, axis=0), axis=-1),
+            "int32",
+        )
+        use_sample = ops.take(uniform, t - 1, axis=0) < p
+        token = ops.where(use_sample, sample, ops.take(inputs, t, axis=0))
+        outputs = step(token, state)
+        state = _like(outputs[1], state, who)
+        return (
+            state,
+            _write(logits_buffer, t, outputs[0]),
+            _write(inputs, t, token),
+            _write(sampled, t, ops.cast(use_sample, "int32")),
+        )
+
+    carry = (state, logits_buffer, teacher, sampled)
+    if keras.backend.backend() == "jax":
+        # Static bounds: a scan, which reverse-mode differentiates (a
+        # while_loop does not).
+        carry = ops.fori_loop(1, time, one_step, carry)
+    else:
+        # TensorFlow: XLA differentiates a while loop only with a bound.
+        carry = ops.while_loop(
+            lambda t, *_: t < time,
+            lambda t, *carry: (t + 1,) + tuple(one_step(t, carry)),
+            (ops.convert_to_tensor(1, "int32"),) + carry,
+            maximum_iterations=time - 1,
+        )[1:]
+    state, logits_buffer, inputs, sampled = carry
     return ScheduledSamplingResult(
-        logits=ops.concatenate(
-            [logits0[:, None, :], ops.transpose(logits, (1, 0, 2))], axis=1
-        ),
-        inputs=ops.concatenate(
-            [decoder_inputs[:, :1], ops.transpose(inputs, (1, 0))], axis=1
-        ),
-        sampled=ops.concatenate(
-            [ops.zeros((batch, 1), "bool"), ops.transpose(sampled, (1, 0))],
-            axis=1,
-        ),
+        logits=ops.transpose(logits_buffer, (1, 0, 2)),
+        inputs=ops.transpose(inputs, (1, 0)),
+        sampled=ops.transpose(sampled, (1, 0)) > 0,
         state=state,
     )
 
