@@ -1,5 +1,7 @@
-"""Bahdanau attention and the seq2seq family built on it."""
+"""Attention mechanisms (Bahdanau, Luong, monotonic) and the seq2seq family
+built on them."""
 
+from keras_seqmem.attention.bahdanau import AttentionMechanism
 from keras_seqmem.attention.bahdanau import BahdanauAttention
 from keras_seqmem.attention.beam_search import DecodeResult
 from keras_seqmem.attention.beam_search import beam_search
@@ -7,13 +9,22 @@ from keras_seqmem.attention.beam_search import greedy_search
 from keras_seqmem.attention.beam_search import tile_batch
 from keras_seqmem.attention.decoder import AttentionMemory
 from keras_seqmem.attention.decoder import AttentiveDecoder
+from keras_seqmem.attention.luong import LuongAttention
+from keras_seqmem.attention.monotonic import BahdanauMonotonicAttention
+from keras_seqmem.attention.monotonic import LuongMonotonicAttention
+from keras_seqmem.attention.monotonic import monotonic_attention
 from keras_seqmem.attention.seq2seq import CELLS
 from keras_seqmem.attention.seq2seq import Seq2Seq
 
 __all__ = [
     "AttentionMemory",
     "AttentiveDecoder",
+    "AttentionMechanism",
     "BahdanauAttention",
+    "BahdanauMonotonicAttention",
+    "LuongAttention",
+    "LuongMonotonicAttention",
+    "monotonic_attention",
     "CELLS",
     "Seq2Seq",
     "DecodeResult",
