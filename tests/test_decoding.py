@@ -581,14 +581,14 @@ def test_transformer_with_cache_beam_search_equals_the_uncached_model():
     np.testing.assert_allclose(np_(cached.scores), np_(plain.scores),
                                atol=1e-5)
     # Each returned log-probability is the full model's score of its tokens.
-    ids, lengths = np_(cached.ids), np_(cached.lengths)
-    for b, j in itertools.product(range(batch), range(k)):
-        inputs = np.concatenate([[1], ids[b, j, :-1]])[None].astype("int32")
-        logp = np_(ops.log_softmax(model.full(inputs), axis=-1))[0]
-        n = lengths[b, j]
-        expected = logp[np.arange(n), ids[b, j, :n]].sum()
-        np.testing.assert_allclose(np_(cached.log_probs)[b, j], expected,
-                                   atol=1e-4)
+    ids = np_(cached.ids).reshape(batch * k, L)
+    lengths = np_(cached.lengths).reshape(-1)
+    inputs = np.concatenate([np.ones((batch * k, 1)), ids[:, :-1]], 1)
+    logp = np_(ops.log_softmax(model.full(inputs.astype("int32")), axis=-1))
+    expected = [logp[i, np.arange(n), ids[i, :n]].sum()
+                for i, n in enumerate(lengths)]
+    np.testing.assert_allclose(np_(cached.log_probs).reshape(-1), expected,
+                               atol=1e-4)
 
 
 # -- scheduled sampling ----------------------------------------------------------
@@ -610,15 +610,20 @@ def test_scheduled_sampling_at_zero_is_teacher_forcing():
 
 
 def test_scheduled_sampling_at_one_feeds_back_samples():
-    # Peaked logits: the sample is the argmax of the previous step's logits.
-    model = Markov(batch=4, max_length=6, vocab=5, seed=13, scale=200.0)
-    inputs = np.zeros((4, 6), "int32")
-    result = decoding.scheduled_sampling(
-        model.step, inputs, model.initial_state(), 1.0, seed=2)
-    logits, fed = np_(result.logits), np_(result.inputs)
-    assert np_(result.sampled)[:, 1:].all() and not np_(result.sampled)[:, 0].any()
-    np.testing.assert_array_equal(fed[:, 1:], logits[:, :-1].argmax(-1))
+    # A step whose logits put all the mass (a margin of 60) on 2 v + 1 mod 5
+    # after token v: fed its own samples, the inputs follow that chain.
+    def step(tokens, state):
+        return 60.0 * ops.one_hot((2 * tokens + 1) % 5, 5), state
+
+    inputs = np.tile(np.arange(4, dtype="int32")[:, None], (1, 6))
+    result = decoding.scheduled_sampling(step, inputs, (), 1.0, seed=2)
+    fed = np_(result.inputs)
+    sampled = np_(result.sampled)
+    assert sampled[:, 1:].all() and not sampled[:, 0].any()
     np.testing.assert_array_equal(fed[:, 0], inputs[:, 0])
+    np.testing.assert_array_equal(fed[:, 1:], (2 * fed[:, :-1] + 1) % 5)
+    np.testing.assert_array_equal(np_(result.logits).argmax(-1),
+                                  (2 * fed + 1) % 5)
 
 
 def test_scheduled_sampling_mixes_with_probability_p_and_samples_softmax():
