@@ -19,7 +19,6 @@ import pytest
 import keras_seqmem
 import layer_checks
 import references
-import test_attention
 from keras_seqmem.attention import probability
 from keras_seqmem.attention.bahdanau import NO_STATE
 from keras_seqmem.attention.luong import LuongAttention
@@ -622,9 +621,11 @@ def test_configs_round_trip_and_old_bahdanau_configs_load():
 # --- the shared checks ---------------------------------------------------------
 
 
-def _check_monotonic_masking(case):
+def _check_weight_masking(case):
     """Padded memory positions change nothing (alone == masked), get zero
-    weight, and the mask matters (unmasked, they get weight)."""
+    weight, and the mask matters: unmasked, padding filled with ±3 changes
+    the context (for one of the signs: sparsemax may leave a position with
+    a low score at weight 0, masked or not)."""
     layer = case.make_layer()
     query, values = case.sample(batch=3, time=7, seed=6)
     lengths = np.array([7, 4, 1])
@@ -634,13 +635,18 @@ def _check_monotonic_masking(case):
                                              return_attention_scores=True))
     via_masking = _np(layer([query, keras.layers.Masking(0.0)(padded)]))
     np.testing.assert_allclose(via_masking, masked, atol=1e-6)
-    np.testing.assert_array_equal(weights[~np.broadcast_to(
-        mask[:, None], weights.shape)], 0.0)
+    weight_mask = mask[:, None] if weights.ndim == 3 else mask
+    np.testing.assert_array_equal(
+        weights[~np.broadcast_to(weight_mask, weights.shape)], 0.0)
     for b, n in enumerate(lengths):
         alone = _np(layer([query[b:b + 1], values[b:b + 1, :n]]))[0]
         np.testing.assert_allclose(masked[b], alone, atol=1e-5)
-    _, unmasked = layer([query, padded], return_attention_scores=True)
-    assert np.any(_np(unmasked)[1, :, 4:] > 1e-4)
+    changed = []
+    for fill in (3.0, -3.0):
+        filled = np.where(mask[..., None], values, fill).astype("float32")
+        unmasked = _np(layer([query, filled]))
+        changed.append(not np.allclose(unmasked[1:], masked[1:], atol=1e-4))
+    assert any(changed)
 
 
 def _bad_rank(case):
@@ -664,15 +670,15 @@ CASES = [
     _case("Luong-step-scale-sparsemax",
           lambda **o: LuongAttention(DQ, scale=True, probability_fn="sparsemax",
                                      **o),
-          (DQ,), test_attention._check_attention_masking),
+          (DQ,), _check_weight_masking),
     _case("LuongMonotonic-seq-parallel",
           lambda **o: LuongMonotonicAttention(DQ, scale=True,
                                               score_bias_init=-0.5, **o),
-          (None, DQ), _check_monotonic_masking),
+          (None, DQ), _check_weight_masking),
     _case("BahdanauMonotonic-seq-normalize-recursive",
           lambda **o: BahdanauMonotonicAttention(A, normalize=True,
                                                  mode="recursive", **o),
-          (None, DQ), _check_monotonic_masking),
+          (None, DQ), _check_weight_masking),
 ]
 
 

@@ -11,6 +11,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_seqmem import _loop
 from keras_seqmem import _validation
 from keras_seqmem._ops import work_dtype
 from keras_seqmem.attention.bahdanau import AdditiveScore
@@ -41,7 +42,7 @@ def monotonic_attention(p_choose, previous_attention, mode):
     previous alignment `α'`, both `(batch, T_v)`:
 
         recursive   q_i = (1 − p_{i−1}) q_{i−1} + α'_i  (q_{−1} = 0, p_{−1} = 0),
-                    α_i = p_i q_i                        (a scan over i)
+                    α_i = p_i q_i                 (a loop over i: `_loop.rnn`)
         parallel    c_i = Π_{k<i} (1 − p_k)              (safe_cumprod)
                     α_i = p_i c_i Σ_{k≤i} α'_k / clip(c_k, 1e-10, 1)
         hard        p_i ← p_i Σ_{k≤i} α'_k,  α_i = p_i Π_{k<i} (1 − p_k)
@@ -53,17 +54,19 @@ def monotonic_attention(p_choose, previous_attention, mode):
     if mode == "recursive":
         shifted = _exclusive(1.0 - p_choose, 1.0)
 
-        def step(q, inputs):
-            one_minus_p, previous = inputs
-            q = one_minus_p * q + previous
-            return q, q
+        def step(inputs, states):
+            # inputs: (batch, 2) = [1 − p_{j−1}, α'_j]; states: [q_{j−1}].
+            q = inputs[:, 0] * states[0] + inputs[:, 1]
+            return q, [q]
 
-        _, q = ops.scan(
+        # keras_seqmem's loop over the memory positions (XLA compiles it and
+        # its gradient on TensorFlow, as every recurrent layer's).
+        _, q, _ = _loop.rnn(
             step,
-            ops.zeros_like(p_choose[:, 0]),
-            (ops.transpose(shifted), ops.transpose(previous_attention)),
+            ops.stack([shifted, previous_attention], axis=-1),
+            [ops.zeros_like(p_choose[:, 0])],
         )
-        return p_choose * ops.transpose(q)
+        return p_choose * q
     if mode == "parallel":
         cumprod_1mp = safe_cumprod(1.0 - p_choose)
         return (
@@ -147,20 +150,17 @@ class MonotonicMixin:
         if query_mask is None:
             query_mask = ops.ones_like(p_choose[:, :, 0], dtype="bool")
 
-        def step(previous, inputs):
-            p_t, keep = inputs
-            alignment = monotonic_attention(p_t, previous, self.mode)
-            state_t = ops.where(keep[:, None], alignment, previous)
-            return state_t, alignment
+        def step(inputs, states):
+            # inputs: (batch, T_v + 1), p_t then whether the step is real.
+            p_t, keep = inputs[:, :-1], inputs[:, -1:] > 0.5
+            alignment = monotonic_attention(p_t, states[0], self.mode)
+            return alignment, [ops.where(keep, alignment, states[0])]
 
-        # (The scan's outputs have the carry's shape: state and alignment
-        # are both (batch, T_v).)
-        last, alignments = ops.scan(
-            step,
-            state,
-            (ops.moveaxis(p_choose, 1, 0), ops.moveaxis(query_mask, 1, 0)),
+        steps = ops.concatenate(
+            [p_choose, ops.cast(query_mask, dtype)[:, :, None]], axis=-1
         )
-        return ops.moveaxis(alignments, 0, 1), last
+        _, alignments, (last,) = _loop.rnn(step, steps, [state])
+        return alignments, last
 
     def _monotonic_config(self):
         return {
