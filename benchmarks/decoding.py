@@ -15,13 +15,22 @@ the same beam width, each in one `tf.function(jit_compile=True)`:
          the padding and start tokens as `Seq2Seq.decode`): parent
          pointers in a (L, batch, K) buffer, one backtrack at the end
 
-for L in `--lengths` (25, 50, 100, 200). To time a fixed amount of work the
+for L in `--lengths` (25, 50, 100, 200).
+
+`--model table` isolates the searches' own bookkeeping: the step is a
+lookup of next-token logits in a fixed random `(vocab, vocab)` table (state:
+nothing but a dummy vector), so almost all the time per step is the search
+itself; old is then `keras_seqmem.attention.beam_search.beam_search` called
+directly (what `Seq2Seq.decode` calls) over the same table, new is
+`BeamSearch`. To time a fixed amount of work the
 END logit's bias is set to -1e4, so no hypothesis ends and every search runs
 all L steps; the script checks that every returned length is L and that the
 two searches return the same ids. Calls are timed in turn
 (`_timing.time_interleaved`: old, new, new, old, ...) after untimed warm-up
 calls (tracing, XLA compilation); the median gives the time per decode and
-per step. `others` is the share of the machine's CPUs that other processes
+per step, and the difference of the medians between successive lengths
+over the difference of the lengths the marginal cost of a step at that
+length (a call's fixed cost cancels). `others` is the share of the machine's CPUs that other processes
 used while a row was timed (see benchmarks/seq2seq.py).
 
 Run `python benchmarks/decoding.py --help`; `--quick` is a smoke run on tiny
@@ -102,6 +111,9 @@ def parse_args(argv=None):
                    help="untimed calls after the first (1)")
     p.add_argument("--seed", type=int, default=0,
                    help="weights and source seed (0)")
+    p.add_argument("--model", choices=("seq2seq", "table"), default="seq2seq",
+                   help="what the step runs (seq2seq; table: a logits "
+                        "lookup, see above)")
     p.add_argument("--json", metavar="PATH", help="write the results here")
     p.add_argument("--quick", action="store_true",
                    help="smoke run on tiny shapes")
@@ -158,27 +170,65 @@ def new_beam_search(model, beam_width, max_length):
     return lambda source: tuple(np.asarray(x) for x in fn(source)), fn
 
 
+def table_searches(args, length):
+    """(old, new) XLA-compiled beam searches over a logits table."""
+    from keras_seqmem.attention.beam_search import beam_search
+
+    rng = np.random.default_rng(args.seed)
+    table = rng.normal(0.0, 1.0, (args.vocab, args.vocab)).astype("float32")
+    table[:, END_ID] = END_BIAS  # no hypothesis may end
+    table = tf.constant(table)
+
+    def step(tokens, state):
+        return ops.take(table, tokens, axis=0), state
+
+    def old(start):
+        r = beam_search(lambda tokens, state: step(tokens, state) + (None,),
+                        [ops.zeros_like(start, "float32")], ops.shape(start)[0],
+                        args.beam_width, length, START_ID, END_ID, PAD_ID)
+        return r.ids, r.scores, r.lengths
+
+    def new(start):
+        r = decoding.BeamSearch(args.beam_width)(
+            step, start, [ops.zeros_like(start, "float32")], end_token=END_ID,
+            max_length=length, pad_token=PAD_ID)
+        return r.ids, r.scores, r.lengths
+
+    fns = [tf.function(f, jit_compile=True, autograph=False)
+           for f in (old, new)]
+    return [lambda source, f=f: tuple(np.asarray(x) for x in f(source[:, 0]))
+            for f in fns] + [fns[1]]
+
+
 def run(args):
     env = _timing.environment()
     cpus = env["usable_cpus"] or 1
     model, source = build(args)
     source_tensor = tf.constant(source)
+    if args.model == "table":
+        source_tensor = tf.fill((args.batch, 1), START_ID)
     rows = []
+    what = (f"LSTM {args.units}" if args.model == "seq2seq"
+            else "logits table")
     log(f"beam search, K={args.beam_width}, batch {args.batch}, vocab "
-        f"{args.vocab}, LSTM {args.units}, XLA; times are medians of "
-        f"{args.repeats}")
+        f"{args.vocab}, {what}, XLA; times are medians of {args.repeats}")
     log(f"{'L':>5} {'old ms':>9} {'new ms':>9} {'old/new':>8} "
         f"{'old ms/step':>12} {'new ms/step':>12} {'others':>7}")
     for length in args.lengths:
-        new_call, new_fn = new_beam_search(model, args.beam_width, length)
+        if args.model == "table":
+            old_table, new_call, new_fn = table_searches(args, length)
+            calls = {"old": lambda: old_table(source_tensor),
+                     "new": lambda: new_call(source_tensor)}
+        else:
+            new_call, new_fn = new_beam_search(model, args.beam_width, length)
 
-        def old_call(length=length):
-            r = model.generate(source, method="beam",
-                               beam_width=args.beam_width, max_length=length,
-                               jit_compile=True)
-            return r.ids, r.scores, r.lengths
+            def old_call(length=length):
+                r = model.generate(source, method="beam",
+                                   beam_width=args.beam_width,
+                                   max_length=length, jit_compile=True)
+                return r.ids, r.scores, r.lengths
 
-        calls = {"old": old_call, "new": lambda: new_call(source_tensor)}
+            calls = {"old": old_call, "new": lambda: new_call(source_tensor)}
         t0 = time.perf_counter()
         results = {name: fn() for name, fn in calls.items()}
         compile_s = time.perf_counter() - t0
@@ -193,7 +243,8 @@ def run(args):
             raise RuntimeError(f"L={length}: old and new beam search "
                                f"returned different ids")
         must_compile = new_fn.get_concrete_function(
-            source_tensor).function_def.attr.get("_XlaMustCompile")
+            source_tensor[:, 0] if args.model == "table" else source_tensor
+        ).function_def.attr.get("_XlaMustCompile")
         load0 = cpu_snapshot()
         timings = _timing.time_interleaved(calls, repeats=args.repeats,
                                            warmup=args.warmup)
@@ -220,6 +271,18 @@ def run(args):
             f"{row['ratio_old_over_new']:>8.2f} "
             f"{row['old_ms_per_step']:>12.3f} {row['new_ms_per_step']:>12.3f} "
             f"{format_load(load):>7}")
+    # Marginal cost of a step between successive lengths: what a step costs
+    # at that length, without the fixed cost of a call (constant for a
+    # linear decode, growing with L for a quadratic one).
+    for previous, row in zip(rows, rows[1:]):
+        for name in ("old", "new"):
+            row[f"{name}_marginal_ms_per_step"] = (
+                (row[f"{name}_ms"] - previous[f"{name}_ms"])
+                / (row["length"] - previous["length"]))
+    log("marginal ms/step between successive L: " + "; ".join(
+        f"{p['length']}->{r['length']}: old {r['old_marginal_ms_per_step']:.3f}"
+        f" new {r['new_marginal_ms_per_step']:.3f}"
+        for p, r in zip(rows, rows[1:])))
     # Growth: ms per step at the longest length over that at the shortest
     # (1 for linear total time, L_max / L_min for quadratic).
     growth = {
