@@ -767,6 +767,11 @@ def test_benchmark_quick_run(tmp_path):
         assert r["new_ms"] == pytest.approx(1e3 * new)
         assert r["ratio_old_over_new"] == pytest.approx(old / new)
         assert r["new_ms_per_step"] == pytest.approx(1e3 * new / r["length"])
+    for previous, r in zip(rows, rows[1:]):
+        for name in ("old", "new"):
+            assert r[f"{name}_marginal_ms_per_step"] == pytest.approx(
+                (r[f"{name}_ms"] - previous[f"{name}_ms"])
+                / (r["length"] - previous["length"]))
     growth = report["ms_per_step_growth_longest_over_shortest"]
     assert growth["new"] == pytest.approx(
         rows[-1]["new_ms_per_step"] / rows[0]["new_ms_per_step"])
