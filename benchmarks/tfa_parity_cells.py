@@ -10,7 +10,9 @@ For `tfa.rnn.LayerNormLSTMCell`, `tfa.rnn.LayerNormSimpleRNNCell` and
    states, and writes them to a `.npz`;
 2. a second process, in the venv that has TensorFlow Addons
    (`--tfa-python`, default `/work/tfa_venv/bin/python`, run with
-   `TF_USE_LEGACY_KERAS=1` so that `tf.keras` is `tf_keras`), builds each
+   `TF_USE_LEGACY_KERAS=1` so that `tf.keras` is `tf_keras`, and an
+   import shim under which `keras` is `tf_keras`, which tfa 0.23 needs on
+   TF 2.21), builds each
    tfa cell, checks that its weight names map onto ours, `set_weights`,
    runs the masked batch from the initial states with `return_sequences`
    and `return_state`, and writes the outputs and final states to a
@@ -54,8 +56,8 @@ LENGTHS = [7, 4, 6, 1]  # the mask: right padding
 WEIGHT_SEED, INPUT_SEED = 15, 16
 LEAKY, CONNECTIVITY, SPECTRAL_RADIUS = 0.6, 0.5, 0.9
 
-# Our weight names, in tfa's get_weights() order; tfa's name is ours with
-# `_norm_` / `layernorm_` written as the sublayer path tfa uses.
+# Our weight names, in tfa's get_weights() order; tfa's variable names are
+# ours with the sublayer path tfa uses (`kernel_norm/gamma`).
 WEIGHTS = {
     "LayerNormLSTMCell": [
         ("kernel", (D, 4 * U)), ("recurrent_kernel", (U, 4 * U)),
@@ -77,7 +79,9 @@ TFA_NAMES = {
     "recurrent_norm_beta": "recurrent_norm/beta",
     "state_norm_gamma": "state_norm/gamma",
     "state_norm_beta": "state_norm/beta",
-    "layernorm_gamma": "layernorm/gamma",
+    # (tfa builds its `layernorm` sublayer outside that layer's name scope:
+    # the variable is `<cell>/gamma:0`, the attribute `cell.layernorm.gamma`)
+    "layernorm_gamma": "gamma",
 }
 N_STATES = {"LayerNormLSTMCell": 2, "LayerNormSimpleRNNCell": 1,
             "ESNCell": 1}
@@ -119,8 +123,35 @@ def _weights(problem, cell):
 # --- the tfa side (run in the tfa venv) ----------------------------------------
 
 
+class _KerasIsTfKeras:
+    """Import shim for tfa 0.23 on TF 2.21 (tfa process only): a
+    `sys.meta_path` finder under which `keras` and its submodules are the
+    `tf_keras` package's modules, as `keras` was Keras 2 when tfa was
+    current (tfa imports a type from Keras 2's module layout under the
+    `keras` name, which Keras 3 does not have)."""
+
+    def find_spec(self, name, path=None, target=None):
+        import importlib.machinery
+
+        if name != "keras" and not name.startswith("keras."):
+            return None
+        return importlib.machinery.ModuleSpec(name, self)
+
+    def create_module(self, spec):
+        import importlib
+
+        return importlib.import_module("tf_keras" + spec.name[len("keras"):])
+
+    def exec_module(self, module):
+        pass
+
+
 def tfa_side(problem_path, out_path):
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    sys.meta_path.insert(0, _KerasIsTfKeras())
+    for name in [m for m in sys.modules
+                 if m == "keras" or m.startswith("keras.")]:
+        del sys.modules[name]
     import tensorflow as tf
     import tensorflow_addons as tfa
 
@@ -148,14 +179,19 @@ def tfa_side(problem_path, out_path):
             out[f"{cell_name}/own_reservoir_radius"] = np.max(
                 np.abs(np.linalg.eigvals(own)))
             out[f"{cell_name}/own_reservoir_density"] = np.mean(own != 0)
+        # Each tfa variable gets the value of ours with the mapped name
+        # (by name: ESNCell creates recurrent_kernel before kernel, so its
+        # get_weights() order is not ours).
         tfa_weight_names = [w.name for w in cell.weights]
         names[cell_name] = tfa_weight_names
-        expected = [tfa_name(n) for n, _ in WEIGHTS[cell_name]]
-        assert len(tfa_weight_names) == len(expected), (
+        ours = {tfa_name(n): n for n, _ in WEIGHTS[cell_name]}
+        assert len(tfa_weight_names) == len(ours), (
             cell_name, tfa_weight_names)
-        for got, want in zip(tfa_weight_names, expected):
-            assert got.split(":")[0].endswith(want), (cell_name, got, want)
-        cell.set_weights(_weights(problem, cell_name))
+        for variable in cell.weights:
+            path = variable.name.split(":")[0]
+            match = [t for t in ours if path.endswith("/" + t)]
+            assert len(match) == 1, (cell_name, variable.name, match)
+            variable.assign(problem[f"{cell_name}/w/{ours[match[0]]}"])
         output, *final = layer(x, initial_state=states, mask=mask)
         out[f"{cell_name}/outputs"] = output.numpy()
         for i, s in enumerate(final):
@@ -168,8 +204,8 @@ def tfa_side(problem_path, out_path):
             versions[dist] = importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:
             versions[dist] = None
-    versions["tf.keras"] = tf.keras.__name__ + " " + getattr(
-        tf.keras, "__version__", "?")
+    # Which Keras tfa ran on (TF_USE_LEGACY_KERAS=1: tf-keras).
+    versions["tf.keras.layers.Layer"] = tf.keras.layers.Layer.__module__
     out["versions"] = np.array(json.dumps(versions))
     out["weight_names"] = np.array(json.dumps(names))
     np.savez(out_path, **out)
