@@ -328,7 +328,11 @@ def test_monotonic_matches_tfa_transcription(kind, flag, query_steps, mode):
     # The parallel closed form divides by Π_{k<j} (1 − p_k), which amplifies
     # the last-bit differences of log/exp/cumsum between TensorFlow and
     # NumPy (relative 1e-9 here; tfa calls the mode "non-exact").
-    tol = dict(rtol=1e-8, atol=1e-11) if mode == "parallel" and FLOAT64 else TOL
+    # (In float32 it loses up to 1e-4 against the float64 reference.)
+    tol = TOL
+    if mode == "parallel":
+        tol = (dict(rtol=1e-8, atol=1e-11) if FLOAT64
+               else dict(rtol=1e-3, atol=2e-4))
     np.testing.assert_allclose(alpha, want_alpha, **tol)
     np.testing.assert_allclose(context, want_context, **tol)
     alpha = _np(alpha)
