@@ -477,6 +477,40 @@ def test_decoder_compiles_into_one_xla_function(name):
         np.testing.assert_allclose(scores, eager_scores, atol=1e-5)
 
 
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="SavedModel export")
+def test_decoders_export_to_a_savedmodel_of_standard_ops(tmp_path):
+    # Greedy and beam search with a dynamic batch in a SavedModel: only ops
+    # a TensorFlow server runs (TensorScatterUpdate, While, TopKV2, ...;
+    # no XLA-only op), same ids after reloading.
+    import tensorflow as tf
+
+    from keras_seqmem.serving import nonstandard_ops
+
+    model = Markov(batch=2, max_length=5, vocab=5, seed=14)
+    module = tf.Module()
+    spec = [tf.TensorSpec((None,), tf.int32)] * 2
+
+    def decoder_fn(decoder):
+        def fn(start, example):
+            state = {"prev": start, "t": tf.zeros_like(start),
+                     "example": example}
+            return decoder(model.step, start, state, end_token=END,
+                           max_length=5, pad_token=PAD).ids
+        return tf.function(fn, input_signature=spec, autograph=False)
+
+    module.greedy = decoder_fn(decoding.Greedy())
+    module.beam = decoder_fn(decoding.BeamSearch(3, 0.5, 0.2))
+    path = str(tmp_path / "decoders")
+    tf.saved_model.save(module, path)
+    assert nonstandard_ops(path) == []
+    loaded = tf.saved_model.load(path)
+    start, example = model.start_tokens(), np.arange(2, dtype="int32")
+    for name in ("greedy", "beam"):
+        expected = np_(getattr(module, name)(start, example))
+        np.testing.assert_array_equal(
+            getattr(loaded, name)(start, example).numpy(), expected)
+
+
 # -- a Transformer decoder with a key/value cache ------------------------------
 
 
