@@ -20,6 +20,11 @@ The fast paths (`fast_path=True`, the default of the layers):
   depend on the recurrence, so it is computed for the whole sequence before
   the loop, as one `(B*T, d) x (d, 4u)` product and one vectorised
   normalisation; each step then does only `LN(h_tm1 U)` and the gates.
+  Measured on 2 loaded CPU cores (batch 32, 100 steps, 16 features, 64
+  units, Adam train step, 2026-12-07): 1.14-1.21x faster than the cell
+  loop under XLA (`jit_compile=True`), 0.72-0.86x without XLA, where
+  reading the `(B, T, 4u)` projection step by step costs more than it
+  saves; `fast_path=False` is the cell loop.
 * `LayerNormSimpleRNN`: its normalisation is over the sum `x_t W + h_tm1 U`,
   so nothing of a step can leave the loop; the fast path reads the weights
   once per call and runs the step without a layer call per step.
@@ -327,7 +332,7 @@ class LayerNormLSTMCell(FusedCell):
 @keras.saving.register_keras_serializable(package="keras_seqmem")
 class LayerNormLSTM(SequenceRNN):
     """Layer-normalised LSTM layer: `keras.layers.RNN(LayerNormLSTMCell(...))`,
-    faster.
+    faster under XLA.
 
     Takes every argument of `LayerNormLSTMCell` (see there for the
     equations and the weights) and of `keras.layers.RNN`:
@@ -336,7 +341,8 @@ class LayerNormLSTM(SequenceRNN):
     `fast_path`: with `fast_path=True` (default) the input half of every
     step, `LN(x_t W) + b`, is computed for the whole sequence before the
     loop (one product and one normalisation), and each step computes only
-    `LN(h_tm1 U)` and the gates; the result is the cell loop's.
+    `LN(h_tm1 U)` and the gates; the result is the cell loop's (faster
+    under `jit_compile=True`, slower without XLA: module docstring).
 
     Call arguments:
         sequences: `(batch, timesteps, features)`.
@@ -561,7 +567,7 @@ class LayerNormSimpleRNNCell(FusedCell):
 @keras.saving.register_keras_serializable(package="keras_seqmem")
 class LayerNormSimpleRNN(SequenceRNN):
     """Layer-normalised simple RNN layer:
-    `keras.layers.RNN(LayerNormSimpleRNNCell(...))`, faster.
+    `keras.layers.RNN(LayerNormSimpleRNNCell(...))` on keras_seqmem's loop.
 
     Takes every argument of `LayerNormSimpleRNNCell` (see there for the
     equation and the weights) and of `keras.layers.RNN`, plus
