@@ -137,6 +137,16 @@ NOT_RESULTS = {
         "the layers compared and their gate counts (definitions)",
     ("benchmarks/README.md", "flag | default | meaning"):
         "benchmark flags and their defaults (definitions)",
+    ("docs/pages/luong_attention.md", "weight | shape | "):
+        "weight shapes (definitions)",
+    ("docs/pages/luong_attention.md", "`probability_fn` | weights"):
+        "probability functions' equations (definitions)",
+    ("docs/pages/luong_attention.md", "tfa | keras_seqmem | notes"):
+        "API and weight-name mapping from tfa",
+    ("docs/pages/monotonic_attention.md", "weight | shape | "):
+        "weight shapes (definitions)",
+    ("docs/pages/monotonic_attention.md", "tfa | keras_seqmem | notes"):
+        "API and weight-name mapping from tfa",
     ("docs/pages/cli.md", "status | meaning"):
         "exit statuses (definitions)",
     ("docs/pages/cli.md", "flag | meaning (default)"):
@@ -222,6 +232,14 @@ SOURCES = {
     ("docs/pages/memn2n.md", "Figures", 1):
         ["examples/results/babi_memn2n_trainvocab_*/report.json",
          "examples/results/babi_memn2n_2026-12-02/report.json"],
+    ("docs/pages/decoding.md", "Decode time", 1):
+        ["benchmarks/results/decoding_cpu2_2026-12-07.json"],
+    ("docs/pages/decoding.md", "Decode time", 2):
+        ["benchmarks/results/decoding_cpu2_2026-12-07_small_model.json"],
+    ("docs/pages/decoding.md", "Decode time", 3):
+        ["benchmarks/results/decoding_cpu2_2026-12-07_table.json"],
+    ("docs/pages/layer_norm_rnn.md", "Figures", 1):
+        ["benchmarks/results/tfa_parity_cells_*.json"],
     ("docs/pages/ntm.md", "Figures", 1): ["examples/results/ntm_*/*.json"],
     ("docs/pages/ntm.md", "Figures", 2): ["examples/results/ntm_*/*.json"],
     ("docs/pages/serving.md", "Latency", 1):
