@@ -511,6 +511,51 @@ def test_decoders_export_to_a_savedmodel_of_standard_ops(tmp_path):
             getattr(loaded, name)(start, example).numpy(), expected)
 
 
+@pytest.mark.parametrize("method", ["greedy", "beam"])
+def test_seq2seq_step_decodes_as_seq2seq_does(method):
+    # keras_seqmem.Seq2Seq's own step through the new decoders gives what
+    # Seq2Seq.decode gives today (attention/beam_search.py): ids, scores,
+    # lengths and alignments, with early ends (random weights).
+    import keras_seqmem
+
+    keras.utils.set_random_seed(3)
+    model = keras_seqmem.Seq2Seq(9, 9, embedding_dim=6, units=8,
+                                 cell="lstm", max_decode_length=7)
+    model.build()
+    bias = model.output_layer.bias  # END likelier: some sequences end early
+    bias.assign(np.where(np.arange(9) == model.end_id, 1.5, np_(bias)))
+    source = np.random.default_rng(3).integers(3, 9, (3, 5)).astype("int32")
+    source[1, 3:] = 0  # padded
+    k = 3 if method == "beam" else 1
+    old = model.decode(source, method, beam_width=k, length_penalty=0.6,
+                       max_length=7, return_alignments=True)
+
+    memory, mask, _, states = model.encode(source)
+    memory_state = model.decoder.prepare_memory(memory, mask)
+    if method == "beam":
+        memory_state = type(memory_state)(
+            *decoding.tile_batch(tuple(memory_state), k))
+    never = np.isin(np.arange(9), [model.pad_id, model.start_id])
+
+    def step(tokens, states):
+        outputs, states, alignment = model.decoder.step(
+            model.target_embedding(tokens), states, memory_state)
+        logits = ops.where(never, -1e9, model.output_layer(outputs))
+        return logits, states, alignment
+
+    decoder = (decoding.Greedy() if method == "greedy"
+               else decoding.BeamSearch(k, length_penalty=0.6))
+    new = decoder(step, np.full((3,), model.start_id, "int32"), list(states),
+                  end_token=model.end_id, max_length=7,
+                  pad_token=model.pad_id, return_alignments=True)
+    assert (np_(old.lengths) < 7).any()
+    np.testing.assert_array_equal(np_(new.ids), np_(old.ids))
+    np.testing.assert_array_equal(np_(new.lengths), np_(old.lengths))
+    np.testing.assert_allclose(np_(new.scores), np_(old.scores), atol=1e-5)
+    np.testing.assert_allclose(np_(new.alignments), np_(old.alignments),
+                               atol=1e-6)
+
+
 # -- a Transformer decoder with a key/value cache ------------------------------
 
 
