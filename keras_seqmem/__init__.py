@@ -7,6 +7,9 @@ from keras_seqmem.adaptive import ACT
 from keras_seqmem.adaptive import ACTRNN
 from keras_seqmem.attention import AttentiveDecoder
 from keras_seqmem.attention import BahdanauAttention
+from keras_seqmem.attention import BahdanauMonotonicAttention
+from keras_seqmem.attention import LuongAttention
+from keras_seqmem.attention import LuongMonotonicAttention
 from keras_seqmem.attention import Seq2Seq
 from keras_seqmem.memory import KeyValueMemory
 from keras_seqmem.memory import KeyValueMemoryNetwork
@@ -16,6 +19,10 @@ from keras_seqmem.memory import NTM
 from keras_seqmem.memory import NTMCell
 from keras_seqmem.recurrent import CoupledLSTM
 from keras_seqmem.recurrent import CoupledLSTMCell
+from keras_seqmem.recurrent import LayerNormLSTM
+from keras_seqmem.recurrent import LayerNormLSTMCell
+from keras_seqmem.recurrent import LayerNormSimpleRNN
+from keras_seqmem.recurrent import LayerNormSimpleRNNCell
 from keras_seqmem.recurrent import LeakyRNN
 from keras_seqmem.recurrent import LeakyRNNCell
 from keras_seqmem.recurrent import PeepholeLSTM
@@ -29,13 +36,20 @@ __all__ = [
     "ACTRNN",
     "AttentiveDecoder",
     "BahdanauAttention",
+    "BahdanauMonotonicAttention",
     "CoupledLSTM",
     "CoupledLSTMCell",
     "KeyValueMemory",
     "KeyValueMemoryNetwork",
+    "LayerNormLSTM",
+    "LayerNormLSTMCell",
+    "LayerNormSimpleRNN",
+    "LayerNormSimpleRNNCell",
     "LeakyRNN",
     "LeakyRNNCell",
     "LinearStart",
+    "LuongAttention",
+    "LuongMonotonicAttention",
     "MemN2N",
     "NTM",
     "NTMCell",

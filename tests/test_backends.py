@@ -174,6 +174,7 @@ def _shared_cases():
     stacked cells."""
     import test_act
     import test_attention
+    import test_attention_mechanisms
     import test_memory
     import test_recurrent
 
@@ -183,6 +184,9 @@ def _shared_cases():
                          "RNN(PeepholeLSTMCell)"],
         test_attention: ["Bahdanau-seq-normalize",
                          "AttentiveDecoder-PeepholeLSTMCell-normalize"],
+        test_attention_mechanisms: [
+            "Luong-step-scale-sparsemax", "LuongMonotonic-seq-parallel",
+            "BahdanauMonotonic-seq-normalize-recursive"],
         test_memory: ["KeyValueMemory", "MemN2N-adjacent-PE-TE-RN",
                       "KeyValueMemoryNetwork"],
         test_act: ["ACTRNN-lstm-seq", "RNN(ACT-gru)"],

@@ -103,7 +103,13 @@ def test_block_output_check_can_fail():
 
 # Not "seq2_seq", "mem_n2_n"; LinearStart is a part of the MemN2N page.
 PAGE_NAMES = {"Seq2Seq": "seq2seq", "MemN2N": "memn2n", "LinearStart": "memn2n",
-              "ACTRNN": "act"}
+              "ACTRNN": "act",
+              "BahdanauMonotonicAttention": "monotonic_attention",
+              "LuongMonotonicAttention": "monotonic_attention",
+              "LayerNormLSTM": "layer_norm_rnn",
+              "LayerNormLSTMCell": "layer_norm_rnn",
+              "LayerNormSimpleRNN": "layer_norm_rnn",
+              "LayerNormSimpleRNNCell": "layer_norm_rnn"}
 
 
 def _page_for(name):

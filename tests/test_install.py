@@ -73,6 +73,15 @@ use("PeepholeLSTMCell", keras.layers.RNN(k.PeepholeLSTMCell(4)), x)
 use("CoupledLSTMCell", keras.layers.RNN(k.CoupledLSTMCell(4)), x)
 use("RNN", k.RNN(k.LeakyRNNCell(4), return_sequences=True), x)
 use("BahdanauAttention", k.BahdanauAttention(4), [x[:, 0], x])
+use("LuongAttention", k.LuongAttention(3), [x[:, 0], x])  # units = query depth
+use("BahdanauMonotonicAttention", k.BahdanauMonotonicAttention(4),
+    [x[:, 0], x])
+use("LuongMonotonicAttention", k.LuongMonotonicAttention(3), [x[:, 0], x])
+use("LayerNormLSTM", k.LayerNormLSTM(4), x)
+use("LayerNormSimpleRNN", k.LayerNormSimpleRNN(4), x)
+use("LayerNormLSTMCell", keras.layers.RNN(k.LayerNormLSTMCell(4)), x)
+use("LayerNormSimpleRNNCell",
+    keras.layers.RNN(k.LayerNormSimpleRNNCell(4)), x)
 use("AttentiveDecoder",
     k.AttentiveDecoder(keras.layers.LSTMCell(4), attention=4), [x, x])
 use("KeyValueMemory", k.KeyValueMemory(), [x[:, 0], x, x])
