@@ -58,6 +58,9 @@ INTEGRATION = (
     "test_jax_backend.py",
     # SavedModel export round trips (a process without keras_seqmem).
     "test_serving.py::test_export_*",
+    # tests/test_decoding.py's JAX subprocess and its benchmark quick run.
+    "test_decoding.py::test_this_file_on_jax",
+    "test_decoding.py::test_benchmark_quick_run",
     # Collects the whole suite in a pytest subprocess.
     "test_project.py::test_every_test_has_exactly_one_group",
     # Runs .ci/test (two pytest runs) on three tests.
@@ -84,6 +87,11 @@ SLOW = (
     "saved_model_export]",
     "test_attention.py::test_shared_layer_checks[AttentiveDecoder-"
     "PeepholeLSTMCell-normalize-check_saved_model_export]",
+    # The echo-state setup is a LeakyRNN (exported above in test_recurrent).
+    "test_esn.py::test_shared_layer_checks[LeakyRNN.echo_state-seq-"
+    "saved_model_export]",
+    "test_esn.py::test_shared_layer_checks[RNN(LeakyRNNCell.echo_state)-"
+    "trainable-saved_model_export]",
     # The backend-neutral suite under TensorFlow duplicates the family
     # files (test_recurrent.py, test_attention.py, ...), which run every
     # configuration on TensorFlow; CI runs it under JAX
@@ -97,6 +105,7 @@ SLOW = (
 LONG_FIRST = (
     "test_jax_backend.py::test_backend_suite_on_jax",
     "test_jax_backend.py::test_parity",
+    "test_decoding.py::test_this_file_on_jax",
     "test_install.py::test_layers_build_with_every_tool_uninstalled",
     "test_examples_seq2seq.py",
     "test_distributed.py",

@@ -175,6 +175,8 @@ def _shared_cases():
     import test_act
     import test_attention
     import test_attention_mechanisms
+    import test_esn
+    import test_layernorm_rnn
     import test_memory
     import test_recurrent
 
@@ -187,6 +189,8 @@ def _shared_cases():
         test_attention_mechanisms: [
             "Luong-step-scale-sparsemax", "LuongMonotonic-seq-parallel",
             "BahdanauMonotonic-seq-normalize-recursive"],
+        test_layernorm_rnn: ["LayerNormLSTM-seq", "LayerNormSimpleRNN"],
+        test_esn: ["LeakyRNN.echo_state-seq"],
         test_memory: ["KeyValueMemory", "MemN2N-adjacent-PE-TE-RN",
                       "KeyValueMemoryNetwork"],
         test_act: ["ACTRNN-lstm-seq", "RNN(ACT-gru)"],

@@ -801,22 +801,48 @@ def test_bad_calls_raise_value_errors():
 # -- JAX ---------------------------------------------------------------------
 
 
-@pytest.mark.skipif(BACKEND != "tensorflow",
-                    reason="runs this file under JAX from a TensorFlow session")
-@pytest.mark.skipif(importlib.util.find_spec("jax") is None,
-                    reason="jax is not installed")
-def test_this_file_on_jax():
+_ON_JAX = [
+    pytest.mark.skipif(BACKEND != "tensorflow",
+                       reason="runs this file under JAX from a TensorFlow "
+                              "session"),
+    pytest.mark.skipif(importlib.util.find_spec("jax") is None,
+                       reason="jax is not installed"),
+]
+
+# On JAX in CI: the decoders under jax.jit, beam search against brute
+# force, Seq2Seq's step and the cached Transformer (the rest of the file
+# runs on JAX under `pytest -m slow`: test_this_file_on_jax_in_full).
+JAX_IN_CI = ("compiles_into_one_xla_function or seq2seq_step_decodes or "
+             "transformer or full_width_beam or a_fixed_seed")
+
+
+def _this_file_on_jax(*pytest_args):
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("PYTEST_", "KERAS_BACKEND"))}
     env.update(KERAS_BACKEND="jax", JAX_PLATFORMS="cpu",
                TF_CPP_MIN_LOG_LEVEL="3")
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-               "tests/test_decoding.py"]
+               "tests/test_decoding.py", *pytest_args]
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True,
                             text=True, timeout=900)
     tail = (result.stdout + result.stderr)[-5000:]
     assert result.returncode == 0, tail
     assert " passed" in result.stdout and "failed" not in result.stdout, tail
+    return result.stdout
+
+
+@_ON_JAX[0]
+@_ON_JAX[1]
+def test_this_file_on_jax():
+    out = _this_file_on_jax("-k", JAX_IN_CI)
+    assert "deselected" in out, out[-2000:]
+
+
+@_ON_JAX[0]
+@_ON_JAX[1]
+@pytest.mark.slow
+def test_this_file_on_jax_in_full():
+    _this_file_on_jax()
 
 
 # -- the benchmark's quick run -------------------------------------------------
