@@ -809,11 +809,12 @@ _ON_JAX = [
                        reason="jax is not installed"),
 ]
 
-# On JAX in CI: the decoders under jax.jit, beam search against brute
-# force, Seq2Seq's step and the cached Transformer (the rest of the file
-# runs on JAX under `pytest -m slow`: test_this_file_on_jax_in_full).
+# On JAX in CI: the decoders under jax.jit, Seq2Seq's step, the cached
+# Transformer and the seeded sampler (the rest of the file, the
+# backend-neutral search maths included, runs on JAX under `pytest -m
+# slow`: test_this_file_on_jax_in_full).
 JAX_IN_CI = ("compiles_into_one_xla_function or seq2seq_step_decodes or "
-             "transformer or full_width_beam or a_fixed_seed")
+             "transformer or a_fixed_seed")
 
 
 def _this_file_on_jax(*pytest_args):
