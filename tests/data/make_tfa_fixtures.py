@@ -108,7 +108,7 @@ def _variables(tf, prefix):
             if not name.startswith("_CHECKPOINTABLE_OBJECT_GRAPH")}
 
 
-def _sgd_steps(tf, variables, loss_fn, steps=2, rate=0.5):
+def _sgd_steps(tf, variables, loss_fn, steps=2, rate=0.1):
     for _ in range(steps):
         with tf.GradientTape() as tape:
             loss = loss_fn()
@@ -205,7 +205,7 @@ def mechanisms(tf, tfa, arrays, manifest):
         before = [v.numpy().copy() for v in mechanism.weights]
         target = rng.standard_normal((B, T, D_K)).astype("float32")
         _sgd_steps(tf, mechanism.trainable_weights,
-                   lambda: tf.reduce_sum((run()[1] - target) ** 2))
+                   lambda: tf.reduce_mean((run()[1] - target) ** 2))
         moved = [not np.array_equal(a, v.numpy())
                  for a, v in zip(before, mechanism.weights)]
         alignments, contexts = run()
@@ -252,7 +252,7 @@ def attention_wrapper(tf, tfa, arrays, manifest):
     before = [v.numpy().copy() for v in wrapper.weights]
     goal = rng.standard_normal((B, T, ATTENTION_LAYER_SIZE)).astype("float32")
     _sgd_steps(tf, wrapper.trainable_weights,
-               lambda: tf.reduce_sum((run()[0] - goal) ** 2), rate=0.2)
+               lambda: tf.reduce_mean((run()[0] - goal) ** 2))
     moved = [not np.array_equal(a, v.numpy())
              for a, v in zip(before, wrapper.weights)]
     outputs, alignments = run()
