@@ -1,7 +1,8 @@
 """Date normalisation with an attention-based encoder-decoder.
 
-Trains a `Seq2Seq` (RNNsearch: bidirectional encoder, Bahdanau attention)
-to rewrite human-written dates -- `3 May 1979`, `Thursday, May 3, 1979`,
+Trains a `Seq2Seq` (RNNsearch: bidirectional encoder, Bahdanau attention by
+default; `--attention` luong / bahdanau_monotonic / luong_monotonic,
+`--attention-order luong` for tfa AttentionWrapper's order) to rewrite human-written dates -- `3 May 1979`, `Thursday, May 3, 1979`,
 `05/03/79`, ... (16 formats, `keras_seqmem.tasks.dates`) -- as ISO
 `1979-05-03`, then measures the exact match (the whole date right) on held-out
 generated dates with greedy and beam-search decoding, per format too, and
@@ -10,6 +11,7 @@ saves the attention heatmaps of a few examples.
     python examples/dates.py                  # the default run, a few minutes
     python examples/dates.py --seed 1         # another training/test draw
     python examples/dates.py --quick          # smoke run, seconds
+    python examples/dates.py --attention luong --attention-order luong
 
 Training (`keras_seqmem.training.train_on_task`) uses the dates of seed
 `--seed`; the validation and test dates come from other seeds
@@ -44,6 +46,8 @@ QUICK = {"epochs": 1, "units": 16, "train_size": 512, "test_size": 256}
 
 
 def parse_args(argv=None):
+    from keras_seqmem.attention.seq2seq import ATTENTION_ORDERS
+    from keras_seqmem.attention.seq2seq import ATTENTIONS
     from keras_seqmem.attention.seq2seq import CELLS
 
     parser = argparse.ArgumentParser(
@@ -60,6 +64,14 @@ def parse_args(argv=None):
     parser.add_argument("--embedding-dim", type=int, default=16)
     parser.add_argument("--cell", default="lstm", choices=sorted(CELLS),
                         help="encoder and decoder cell (default lstm)")
+    parser.add_argument("--attention", default="bahdanau",
+                        choices=sorted(ATTENTIONS),
+                        help="attention mechanism (default bahdanau)")
+    parser.add_argument("--attention-order", default="bahdanau",
+                        choices=ATTENTION_ORDERS,
+                        help="attend before the decoder cell (bahdanau, "
+                        "RNNsearch) or after it on its output (luong, tfa's "
+                        "AttentionWrapper) (default bahdanau)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=3e-3,
                         help="Adam learning rate (default 3e-3)")
@@ -72,7 +84,9 @@ def parse_args(argv=None):
     parser.add_argument("--results", default=None, metavar="PATH",
                         help="JSON file of every figure printed, with the "
                         "command, versions, seed and date (default "
-                        "examples/results/dates_<date>/seed<seed>.json; "
+                        "examples/results/dates_<date>/seed<seed>.json, "
+                        "<attention>_<order>_order_seed<seed>.json for other "
+                        "attention than bahdanau in bahdanau order; "
                         "with --quick: none)")
     parser.add_argument("--quick", action="store_true",
                         help="tiny smoke run: 16 units, 512 dates, 1 epoch, "
@@ -148,7 +162,8 @@ def run(args):
 
     tf.get_logger().setLevel("ERROR")
     spec = tasks.get_task("dates")
-    print(f"\n=== Seq2Seq ({args.cell}, {args.units} units, attention): "
+    print(f"\n=== Seq2Seq ({args.cell}, {args.units} units, {args.attention} "
+          f"attention, {args.attention_order} order): "
           f"{args.train_size} dates, {args.epochs} epochs ===", flush=True)
     start = time.perf_counter()
     result = training.train_on_task(
@@ -157,6 +172,8 @@ def run(args):
         epochs=args.epochs, learning_rate=args.learning_rate, seed=args.seed,
         jit_compile=not args.no_jit, verbose=2,
         embedding_dim=args.embedding_dim,
+        model_kwargs={"attention": args.attention,
+                      "attention_order": args.attention_order},
     )
     model = result.model
     train_seconds = result.seconds
@@ -337,6 +354,8 @@ def write_alignments(model, out, train_rows):
 def main(argv=None):
     args = parse_args(argv)
     print(f"dates: cell={args.cell} units={args.units} "
+          f"attention={args.attention} "
+          f"attention_order={args.attention_order} "
           f"embedding_dim={args.embedding_dim} epochs={args.epochs} "
           f"train_size={args.train_size} test_size={args.test_size} "
           f"batch_size={args.batch_size} learning_rate={args.learning_rate:g} "
@@ -349,6 +368,7 @@ def main(argv=None):
           f"{overlap.mean():.2%}, also occur in the {args.train_size} "
           f"training dates; 'unseen strings' = the other "
           f"{(~overlap).sum()}), Seq2Seq {args.cell} {args.units} units, "
+          f"{args.attention} attention ({args.attention_order} order), "
           f"{measured['params']:,} parameters, {args.epochs} epochs "
           f"({measured['train_seconds']:.0f} s training):\n")
     print(format_table(measured, args.beam_width))
@@ -370,7 +390,10 @@ def main(argv=None):
               **results_record(args, measured, alignments)}
     if args.quick and not args.results:  # a smoke run's figures mean nothing
         return 0
-    path = args.results or _results.default_path("dates", f"seed{args.seed}")
+    suffix = f"seed{args.seed}"
+    if (args.attention, args.attention_order) != ("bahdanau", "bahdanau"):
+        suffix = f"{args.attention}_{args.attention_order}_order_{suffix}"
+    path = args.results or _results.default_path("dates", suffix)
     print(f"results: {_results.write(path, record)}", flush=True)
     return 0
 

@@ -7,9 +7,13 @@ Encoder–Decoder of Cho et al. 2014 that the paper compares against).
 
 import keras
 from keras import ops
+from keras import tree
 
 from keras_seqmem import _validation
 from keras_seqmem.attention.bahdanau import BahdanauAttention
+from keras_seqmem.attention.luong import LuongAttention
+from keras_seqmem.attention.monotonic import BahdanauMonotonicAttention
+from keras_seqmem.attention.monotonic import LuongMonotonicAttention
 from keras_seqmem.attention.beam_search import beam_search
 from keras_seqmem.attention.beam_search import greedy_search
 from keras_seqmem.attention.beam_search import tile_batch
@@ -33,6 +37,15 @@ CELLS = {
     "coupled_lstm": (CoupledLSTMCell, CoupledLSTM),
     "leaky_rnn": (LeakyRNNCell, LeakyRNN),
 }
+
+# name -> mechanism class; "luong*" scores need units = the query's size.
+ATTENTIONS = {
+    "bahdanau": BahdanauAttention,
+    "luong": LuongAttention,
+    "bahdanau_monotonic": BahdanauMonotonicAttention,
+    "luong_monotonic": LuongMonotonicAttention,
+}
+ATTENTION_ORDERS = ("bahdanau", "luong")
 
 DECODE_METHODS = ("greedy", "beam")
 
@@ -103,7 +116,7 @@ class Seq2Seq(keras.Model):
         source_vocab_size,
         target_vocab_size,
         embedding_dim=64,
-        units=128,
+        units=None,
         cell="lstm",
         cell_kwargs=None,
         attention_units=None,
@@ -114,9 +127,15 @@ class Seq2Seq(keras.Model):
         start_id=1,
         end_id=2,
         max_decode_length=64,
+        attention="bahdanau",
+        attention_order="bahdanau",
+        attention_layer_size=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        # The given cell and mechanism instances, kept out of Keras's layer
+        # tracking: the decoder owns (and saves) them.
+        self._given = _Untracked()
         check = _validation.check_positive_int
         self.source_vocab_size = check(
             source_vocab_size, "source_vocab_size", self.name
@@ -125,22 +144,21 @@ class Seq2Seq(keras.Model):
             target_vocab_size, "target_vocab_size", self.name
         )
         self.embedding_dim = check(embedding_dim, "embedding_dim", self.name)
-        self.units = check(units, "units", self.name)
-        if cell not in CELLS:
-            raise ValueError(
-                f"Model '{self.name}': argument `cell` expected one of "
-                f"{sorted(CELLS)}, got cell={cell!r}."
-            )
-        self.cell = cell
-        self.cell_kwargs = dict(cell_kwargs or {})
-        self.attention_units = check(
-            units if attention_units is None else attention_units,
-            "attention_units",
-            self.name,
-        )
+        self._check_cell(cell, units, cell_kwargs)
         self.normalize = bool(normalize)
         self.use_attention = bool(use_attention)
         self.bidirectional = bool(bidirectional)
+        if attention_order not in ATTENTION_ORDERS:
+            raise ValueError(
+                f"Model '{self.name}': argument `attention_order` expected "
+                f"one of {ATTENTION_ORDERS}, got "
+                f"attention_order={attention_order!r}."
+            )
+        self.attention_order = attention_order
+        self.attention_layer_size = (
+            None if attention_layer_size is None else check(
+                attention_layer_size, "attention_layer_size", self.name)
+        )
         for arg, value in (
             ("pad_id", pad_id), ("start_id", start_id), ("end_id", end_id)
         ):
@@ -183,14 +201,31 @@ class Seq2Seq(keras.Model):
             )
             for i, size in enumerate(self._decoder_state_sizes)
         ]
-        attention = None
-        if self.use_attention:
-            attention = BahdanauAttention(
-                self.attention_units, normalize=self.normalize, dtype=policy,
-                name="attention",
+        # The query of the attention: the cell's first state before the step
+        # (Bahdanau order) or its output after it (Luong order).
+        query_size = (
+            self._decoder_state_sizes[0]
+            if self.attention_order == "bahdanau"
+            else _output_size(decoder_cell)
+        )
+        mechanism = self._make_attention(
+            attention, attention_units, query_size
+        )
+        if not self.use_attention and self.attention_order != "bahdanau":
+            raise ValueError(
+                f"Model '{self.name}': attention_order="
+                f"{self.attention_order!r} expected use_attention=True (the "
+                f"fixed-context baseline has no attention to order)."
             )
+        order = {}
+        if self.attention_order != "bahdanau" or (
+            self.attention_layer_size is not None
+        ):
+            order = dict(order=self.attention_order,
+                         attention_layer_size=self.attention_layer_size)
         self.decoder = AttentiveDecoder(
-            decoder_cell, attention=attention, dtype=policy, name="decoder"
+            decoder_cell, attention=mechanism, dtype=policy, name="decoder",
+            **order
         )
         # Logits in float32 under mixed precision, for a stable softmax.
         self.output_layer = keras.layers.Dense(
@@ -200,23 +235,145 @@ class Seq2Seq(keras.Model):
 
     # -- construction helpers ------------------------------------------------
 
-    def _make_cell(self, name):
-        cell_class, _ = CELLS[self.cell]
-        return cell_class(
-            self.units, dtype=self.dtype_policy, name=name, **self.cell_kwargs
+    def _check_cell(self, cell, units, cell_kwargs):
+        if isinstance(cell, dict):  # from get_config
+            cell = keras.saving.deserialize_keras_object(cell)
+        if isinstance(cell, str):
+            if cell not in CELLS:
+                raise ValueError(
+                    f"Model '{self.name}': argument `cell` expected one of "
+                    f"{sorted(CELLS)} or a Keras RNN cell instance, got "
+                    f"cell={cell!r}."
+                )
+            self.units = _validation.check_positive_int(
+                128 if units is None else units, "units", self.name
+            )
+            self.cell_kwargs = dict(cell_kwargs or {})
+        elif _is_cell(cell):
+            if units is not None or cell_kwargs:
+                raise ValueError(
+                    f"Model '{self.name}': `units` and `cell_kwargs` size and "
+                    f"configure a named cell; cell={cell.name!r} is an "
+                    f"instance with its own, got units={units!r}, "
+                    f"cell_kwargs={cell_kwargs!r}. Drop them (or pass a "
+                    f"cell name)."
+                )
+            self.units = None
+            self.cell_kwargs = {}
+            self._given.cell = cell
+            self._cell_name = None
+            return
+        else:
+            raise ValueError(
+                f"Model '{self.name}': argument `cell` expected one of "
+                f"{sorted(CELLS)} or a Keras RNN cell instance (with `call` "
+                f"and `state_size`, e.g. keras.layers.GRUCell(64) or "
+                f"keras.layers.StackedRNNCells([...])), got cell={cell!r}."
+            )
+        self._cell_name = cell
+
+    def _make_attention(self, attention, attention_units, query_size):
+        if isinstance(attention, dict):  # from get_config
+            attention = keras.saving.deserialize_keras_object(attention)
+        if isinstance(attention, str):
+            if attention not in ATTENTIONS:
+                raise ValueError(
+                    f"Model '{self.name}': argument `attention` expected one "
+                    f"of {sorted(ATTENTIONS)} or an attention mechanism "
+                    f"layer, got attention={attention!r}."
+                )
+            luong = attention.startswith("luong")
+            if attention_units is None:
+                attention_units = query_size if (
+                    luong or self.units is None) else self.units
+            self.attention_units = _validation.check_positive_int(
+                attention_units, "attention_units", self.name
+            )
+            if luong and self.attention_units != query_size:
+                raise ValueError(
+                    f"Model '{self.name}': attention={attention!r} scores "
+                    f"the query (the decoder cell's "
+                    f"{'first state' if self.attention_order == 'bahdanau' else 'output'}"
+                    f", {query_size} features) against keys projected to "
+                    f"attention_units: expected attention_units={query_size} "
+                    f"(or None), got attention_units={self.attention_units}."
+                )
+            if luong and self.normalize:
+                raise ValueError(
+                    f"Model '{self.name}': normalize=True is Bahdanau's "
+                    f"weight normalisation; attention={attention!r} has none "
+                    f"(pass a LuongAttention(units, scale=True) instance for "
+                    f"a learned scale)."
+                )
+            self.attention_name = attention
+            if not self.use_attention:
+                return None
+            options = {} if luong else {"normalize": self.normalize}
+            return ATTENTIONS[attention](
+                self.attention_units, dtype=self.dtype_policy,
+                name="attention", **options,
+            )
+        if isinstance(attention, keras.layers.Layer):
+            if attention_units is not None or self.normalize:
+                raise ValueError(
+                    f"Model '{self.name}': `attention_units` and `normalize` "
+                    f"configure a named mechanism; attention="
+                    f"{attention.name!r} is an instance with its own, got "
+                    f"attention_units={attention_units!r}, normalize="
+                    f"{self.normalize}. Drop them."
+                )
+            if not self.use_attention:
+                raise ValueError(
+                    f"Model '{self.name}': an attention mechanism instance "
+                    f"expected use_attention=True, got use_attention=False."
+                )
+            self.attention_units = None
+            self.attention_name = None
+            self._given.attention = attention
+            return attention
+        raise ValueError(
+            f"Model '{self.name}': argument `attention` expected one of "
+            f"{sorted(ATTENTIONS)} or an attention mechanism layer (e.g. "
+            f"keras_seqmem.LuongAttention(64, scale=True)), got "
+            f"attention={attention!r}."
         )
 
+    @property
+    def cell(self):
+        """The cell's name (a `CELLS` key) or the decoder's cell instance."""
+        if self._cell_name is not None:
+            return self._cell_name
+        return self._given.cell
+
+    def _new_cell(self, name):
+        """A fresh cell: of the named kind, or a copy of the given instance
+        (same config, new weights)."""
+        if self._cell_name is not None:
+            cell_class, _ = CELLS[self._cell_name]
+            return cell_class(
+                self.units, dtype=self.dtype_policy, name=name,
+                **self.cell_kwargs,
+            )
+        cell = self._given.cell
+        return cell.__class__.from_config(cell.get_config())
+
+    def _make_cell(self, name):
+        if self._cell_name is not None:
+            return self._new_cell(name)
+        return self._given.cell
+
     def _make_encoder_rnn(self, name):
-        cell_class, layer_class = CELLS[self.cell]
         common = dict(
             return_sequences=True, return_state=True,
             dtype=self.dtype_policy, name=name,
         )
-        if layer_class is not None:
-            return layer_class(self.units, **self.cell_kwargs, **common)
-        return keras.layers.RNN(
-            self._make_cell(name=f"{name}_cell"), **common
-        )
+        if self._cell_name is not None:
+            _, layer_class = CELLS[self._cell_name]
+            if layer_class is not None:
+                return layer_class(self.units, **self.cell_kwargs, **common)
+        # Bidirectional makes the backward direction from this layer's
+        # config: a second fresh copy of the cell.
+        return keras.layers.RNN(self._new_cell(name=f"{name}_cell"), **common)
 
     def build(self, input_shape=None):
         if self.built:
@@ -242,26 +399,49 @@ class Seq2Seq(keras.Model):
 
         Returns:
             `(memory, memory_mask, summary, initial_states)`: encoder outputs
-            `(batch, T_s, 2 units)`, the boolean source mask, the fixed
-            summary `[h→_T; h←_1]` and the bridged initial decoder states.
+            `(batch, T_s, 2 d_h)`, the boolean source mask, the fixed
+            summary `[h→_T; h←_1]` (each direction's output after its
+            whole input) and the bridged initial cell states (a flat list,
+            one per entry of the decoder cell's flattened `state_size`).
         """
         source = self._check_ids(source, "source")
         embedded = self.source_embedding(source)
         mask = ops.not_equal(source, self.pad_id)
         outputs = self.encoder(embedded, mask=mask, training=training)
-        memory, states = outputs[0], outputs[1:]
-        if self.bidirectional:
-            half = len(states) // 2
-            summary = ops.concatenate([states[0], states[half]], axis=-1)
-        else:
-            summary = states[0]
+        memory = outputs[0]
+        summary = self._summary(memory, mask)
         initial_states = [bridge(summary) for bridge in self.bridges]
         return memory, mask, summary, initial_states
+
+    def _summary(self, memory, mask):
+        """`[h→_T; h←_1]`: the forward output at the last real source step
+        and the backward output at the first (for the cells whose output is
+        their first state, LSTM/GRU/ours, these are the final `h` of each
+        direction); any cell, stacked cells included."""
+        lengths = ops.sum(ops.cast(mask, "int32"), axis=1)
+        last = ops.maximum(lengths - 1, 0)[:, None, None]
+        if not self.bidirectional:
+            return ops.take_along_axis(memory, last, axis=1)[:, 0]
+        half = memory.shape[-1] // 2
+        forward = ops.take_along_axis(memory[..., :half], last, axis=1)[:, 0]
+        return ops.concatenate([forward, memory[:, 0, half:]], axis=-1)
 
     def _memory(self, memory, mask, summary):
         if self.use_attention:
             return self.decoder.prepare_memory(memory, mask)
         return AttentionMemory(summary, None, None)
+
+    def initial_decoder_states(self, memory_state, cell_states):
+        """The decoder's whole state before the first step (a flat list):
+        the bridged cell states, then what the decoder adds (each stateful
+        mechanism's state, Luong order's previous attentional vector)."""
+        get_initial_state = self.decoder.get_initial_state
+        if not hasattr(self.decoder, "cell_state_count"):
+            return list(cell_states)  # a decoder without mechanism states
+        batch_size = ops.shape(cell_states[0])[0]
+        return list(get_initial_state(
+            batch_size, memory=memory_state, cell_states=list(cell_states)
+        ))
 
     def call(self, inputs, training=None):
         if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
@@ -299,6 +479,7 @@ class Seq2Seq(keras.Model):
         decoder_inputs = self._check_ids(decoder_inputs, "decoder_inputs")
         memory_state = self.decoder.prepare_memory(memory, memory_mask)
         embedded = self.target_embedding(decoder_inputs)
+        states = self.initial_decoder_states(memory_state, states)
 
         alignments = []
         for t in range(decoder_inputs.shape[1]):
@@ -339,6 +520,7 @@ class Seq2Seq(keras.Model):
         )
         memory, memory_mask, summary, states = self.encode(source)
         memory_state = self._memory(memory, memory_mask, summary)
+        states = self.initial_decoder_states(memory_state, states)
         batch_size = ops.shape(source)[0]
         if method == "beam":
             memory_state = AttentionMemory(
@@ -514,7 +696,10 @@ class Seq2Seq(keras.Model):
             "target_vocab_size": self.target_vocab_size,
             "embedding_dim": self.embedding_dim,
             "units": self.units,
-            "cell": self.cell,
+            "cell": (
+                self._cell_name if self._cell_name is not None
+                else _serialize(self._given.cell)
+            ),
             "cell_kwargs": dict(self.cell_kwargs),
             "attention_units": self.attention_units,
             "normalize": self.normalize,
@@ -524,9 +709,31 @@ class Seq2Seq(keras.Model):
             "start_id": self.start_id,
             "end_id": self.end_id,
             "max_decode_length": self.max_decode_length,
+            "attention": (
+                self.attention_name if self.attention_name is not None
+                else _serialize(self._given.attention)
+            ),
+            "attention_order": self.attention_order,
+            "attention_layer_size": self.attention_layer_size,
         }
         base = super().get_config()
-        return {**{k: v for k, v in base.items() if k in ("name", "trainable", "dtype")}, **config}
+        return {
+            **{k: v for k, v in base.items()
+               if k in ("name", "trainable", "dtype")},
+            **config,
+        }
+
+
+def _serialize(layer):
+    """The layer's construction config (without its build state: the model
+    builds it)."""
+    config = keras.saving.serialize_keras_object(layer)
+    config.pop("build_config", None)
+    return config
+
+
+class _Untracked:
+    """Plain attributes that Keras neither tracks nor saves."""
 
 
 class _FunctionCache:
@@ -537,6 +744,22 @@ class _FunctionCache:
         self.functions = {}
 
 
+def _is_cell(cell):
+    return (
+        isinstance(cell, keras.layers.Layer)
+        and hasattr(cell, "state_size")
+        and not isinstance(cell, keras.layers.RNN)
+    )
+
+
 def _state_sizes(cell):
-    sizes = cell.state_size
-    return list(sizes) if isinstance(sizes, (list, tuple)) else [sizes]
+    """The cell's flattened state sizes (stacked cells: all of them, bottom
+    cell first)."""
+    return [int(size) for size in tree.flatten(cell.state_size)]
+
+
+def _output_size(cell):
+    size = getattr(cell, "output_size", None)
+    if size is None:  # a cell without output_size: Keras takes state_size[0]
+        return _state_sizes(cell)[0]
+    return int(tree.flatten(size)[0])
