@@ -378,6 +378,30 @@ def test_luong_order_matches_numpy(name, layer_size, output_attention):
             f"{decoder.name}/attention_layer/kernel"]
 
 
+def test_tfa_wrapper_parity_results():
+    """benchmarks/tfa_parity_wrapper.py's recorded run: every configuration
+    equals tfa's AttentionWrapper to float precision (tfa's recursive
+    monotonic mode fails in float64 in tfa itself: a float32 concat)."""
+    import json
+    import pathlib
+
+    path = (pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
+            / "results" / "tfa_parity_wrapper_2026-12-07.json")
+    rows = json.loads(path.read_text())["rows"]
+    assert len(rows) == 40
+    for row in rows:
+        if row["tfa"] != "ok":
+            assert "recursive" in row["configuration"]
+            assert row["dtype"] == "float64"
+            continue
+        diffs = [v for k, v in row.items() if k.endswith("_diff")]
+        assert len(diffs) >= 10
+        limit = 1e-6 if row["dtype"] == "float32" else 1e-13
+        assert max(diffs) < limit, row
+        assert row["tfa_outputs_max_abs"] > 0.5
+    assert sum(row["tfa"] == "ok" for row in rows) == 37
+
+
 # --- 3. Keras attention layers and a user's mechanism ---------------------------
 
 
