@@ -30,7 +30,8 @@ attention_layer_size=5)` (tfa's order: cell, then attention on the cell
 output, `attention_layer` over `[h_t; context]`), trained two steps, saved
 with `tf.train.Checkpoint(wrapper=...)`, with its outputs per step.
 
-Also written: `tfa_symbols.json` (every public name of `tfa.rnn` and
+And the two sequence losses of tfa (`sequence_loss`, `SequenceLoss`) on
+padded targets with a 0/1 mask and with general weights. Also written: `tfa_symbols.json` (every public name of `tfa.rnn` and
 `tfa.seq2seq`, from `dir()` of the installed package, with its kind),
 `hard_sigmoid.npz` (tf-keras's `hard_sigmoid` on a grid) and
 `manifest.json` (versions, shapes, seeds, the checkpoints' variable names).
@@ -272,6 +273,64 @@ def attention_wrapper(tf, tfa, arrays, manifest):
     }
 
 
+def losses(tf, tfa, arrays):
+    """tfa's sequence_loss (default: sum(l w) / sum(w)) and SequenceLoss
+    (default: sum(l w) / count_nonzero(w)) on padded targets, with 0/1
+    weights (a mask) and with general weights."""
+    rng = np.random.default_rng(SEED + 400)
+    vocab = 7
+    logits = rng.standard_normal((B, T, vocab)).astype("float32")
+    targets = rng.integers(1, vocab, (B, T)).astype("int32")
+    mask = (np.arange(T)[None, :] < np.array([T, 2, 3])[:, None])
+    targets[~mask] = 0  # the padding id
+    weights = (mask * rng.uniform(0.5, 1.5, (B, T))).astype("float32")
+    arrays["loss/logits"] = logits
+    arrays["loss/targets"] = targets
+    arrays["loss/mask"] = mask
+    arrays["loss/weights"] = weights
+    for name, w in (("mask", mask.astype("float32")), ("weights", weights)):
+        arrays[f"loss/sequence_loss/{name}"] = tfa.seq2seq.sequence_loss(
+            logits, targets, w).numpy()
+        arrays[f"loss/SequenceLoss/{name}"] = tfa.seq2seq.SequenceLoss()(
+            targets, logits, sample_weight=w).numpy()
+
+
+def _plain(config):
+    """The JSON-able scalars of a config (initializers by class name)."""
+    out = {}
+    for key, value in config.items():
+        if isinstance(value, dict) and "class_name" in value:
+            value = value["class_name"]
+        if isinstance(value, (int, float, str, bool)) or value is None:
+            out[key] = value
+    return out
+
+
+def default_configs(tf, tfa):
+    """`get_config()` of each tfa class built with only its required
+    arguments (units), and of tf-keras's LSTMCell: the defaults."""
+    configs = {}
+    for name in ("ESNCell", "LayerNormLSTMCell", "LayerNormSimpleRNNCell",
+                 "NASCell", "PeepholeLSTMCell"):
+        configs[f"tfa.rnn.{name}"] = _plain(
+            getattr(tfa.rnn, name)(U).get_config())
+    configs["tf.keras.layers.LSTMCell"] = _plain(
+        tf.keras.layers.LSTMCell(U).get_config())
+    for name in ("BahdanauAttention", "LuongAttention",
+                 "BahdanauMonotonicAttention", "LuongMonotonicAttention"):
+        configs[f"tfa.seq2seq.{name}"] = _plain(
+            getattr(tfa.seq2seq, name)(U).get_config())
+    for name, sig in (("tfa.seq2seq.AttentionWrapper",
+                       tfa.seq2seq.AttentionWrapper.__init__),
+                      ("tfa.seq2seq.BeamSearchDecoder",
+                       tfa.seq2seq.BeamSearchDecoder.__init__)):
+        configs[name] = {
+            k: v.default for k, v in inspect.signature(sig).parameters.items()
+            if v.default is not inspect.Parameter.empty
+            and isinstance(v.default, (int, float, str, bool, type(None)))}
+    return configs
+
+
 def main():
     tf, tfa = _import_tfa()
     import tf_keras
@@ -299,6 +358,8 @@ def main():
     cells(tf, tfa, arrays, manifest)
     mechanisms(tf, tfa, arrays, manifest)
     attention_wrapper(tf, tfa, arrays, manifest)
+    losses(tf, tfa, arrays)
+    manifest["default_configs"] = default_configs(tf, tfa)
     grid = np.linspace(-4.0, 4.0, 81).astype("float32")
     np.savez(OUT / "hard_sigmoid.npz", x=grid,
              tf_keras=tf.keras.activations.hard_sigmoid(
