@@ -146,7 +146,7 @@ def _tensorflow():
 
 def _is_h5(path):
     return os.path.isfile(path) and (
-        path.endswith((".h5", ".hdf5", ".keras"))
+        path.endswith((".h5", ".hdf5"))
         or open(path, "rb").read(8) == b"\x89HDF\r\n\x1a\n")
 
 
