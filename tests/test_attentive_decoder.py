@@ -568,6 +568,25 @@ def test_several_mechanisms_match_numpy(order, layer_size):
     np.testing.assert_allclose(every[1], want_alphas[1][:, 0], **TOL)
 
 
+def test_luong_order_dropout_only_in_training():
+    """Cell dropout masks on [x_t; a_(t-1)] (drawn once per sequence) and a
+    Keras layer's dropout: random in training, deterministic otherwise."""
+    _, targets, memory, target_mask, memory_mask = _data(14)
+    targets, memory = targets.astype("float32"), memory.astype("float32")
+    decoder = keras_seqmem.AttentiveDecoder(
+        keras.layers.LSTMCell(DV, dropout=0.3, recurrent_dropout=0.3),
+        attention=[keras.layers.Attention(dropout=0.3),
+                   BahdanauMonotonicAttention(A, sigmoid_noise=1.0, seed=1)],
+        order="luong", attention_layer_size=[3, 2])
+    inputs, mask = [targets, memory], [target_mask, memory_mask]
+    first = _np(decoder(inputs, mask=mask, training=True))
+    second = _np(decoder(inputs, mask=mask, training=True))
+    assert first.shape == (B, TT, 5) and np.all(np.isfinite(first))
+    assert not np.allclose(first, second)
+    np.testing.assert_array_equal(_np(decoder(inputs, mask=mask)),
+                                  _np(decoder(inputs, mask=mask)))
+
+
 # --- arguments, errors, config -------------------------------------------------------
 
 
@@ -699,6 +718,7 @@ def test_shared_layer_checks(case, check, tmp_path):
 # --- the JAX backend ---------------------------------------------------------------
 
 
+@pytest.mark.slow  # about 60 s of both cores: CI's JAX suite could run it
 @pytest.mark.skipif(BACKEND != "tensorflow", reason="starts the JAX run")
 def test_this_file_on_jax():
     """This file under KERAS_BACKEND=jax (float64: JAX_ENABLE_X64=1)."""
