@@ -145,9 +145,10 @@ def _tensorflow():
 
 
 def _is_h5(path):
-    return os.path.isfile(path) and (
-        path.endswith((".h5", ".hdf5"))
-        or open(path, "rb").read(8) == b"\x89HDF\r\n\x1a\n")
+    if not os.path.isfile(path):
+        return False
+    with open(path, "rb") as f:
+        return f.read(8) == b"\x89HDF\r\n\x1a\n"  # the HDF5 signature
 
 
 def _read_h5(path):

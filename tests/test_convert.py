@@ -398,6 +398,10 @@ import h5py
 import numpy as np
 import keras
 import keras_seqmem
+# `import keras_seqmem` registers Keras 2's hard_sigmoid, so a saved model
+# that uses it loads without importing keras_seqmem.convert first.
+assert keras.saving.get_registered_object(
+    "keras_seqmem>keras2_hard_sigmoid") is not None
 from keras_seqmem import convert
 assert keras.backend.backend() == "jax"
 data = sys.argv[1]
@@ -424,6 +428,9 @@ print(np.abs(np.asarray(layer(x)) - out["peephole_lstm/outputs"]).max())
 
 
 def test_on_jax_in_a_subprocess():
+    """Under KERAS_BACKEND=jax: an .h5 file loads without TensorFlow, a
+    TensorFlow checkpoint says which pip install is missing, and with
+    TensorFlow importable it loads and matches tfa's outputs."""
     pytest.importorskip("jax")
     env = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="3")
     done = subprocess.run([sys.executable, "-c", _JAX_SCRIPT, str(DATA)],
