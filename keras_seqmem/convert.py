@@ -162,6 +162,8 @@ def _read_h5(path):
 
     def visit(name, item):
         if isinstance(item, h5py.Dataset):
+            if name.startswith("optimizer_weights/"):
+                return
             key = name[len("model_weights/"):] if name.startswith(
                 "model_weights/") else name
             values[key.split(":")[0]] = np.asarray(item)

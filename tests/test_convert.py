@@ -115,6 +115,20 @@ def test_stacked_layers_by_scope_and_h5():
                                OUT["layer_norm_lstm/outputs"], atol=ATOL)
 
 
+def test_whole_model_h5_by_variable_names():
+    """`model.save("m.h5")` of Keras 2: weights under `model_weights/`,
+    optimizer slots under `optimizer_weights/` (ignored); the gain is the
+    variable `<cell>/gamma` there, `layernorm/gamma` in a checkpoint."""
+    used = _loaded("layer_norm_simple_rnn",
+                   path=DATA / "layer_norm_simple_rnn_model.h5")[2]
+    np.testing.assert_allclose(used, OUT["layer_norm_simple_rnn/outputs"],
+                               atol=ATOL)
+    names = convert.read_checkpoint(DATA / "layer_norm_simple_rnn_model.h5")
+    assert sorted(names) == [
+        f"rnn_2/rnn_2/layer_norm_simple_rnn_cell/{w}"
+        for w in ("bias", "gamma", "kernel", "recurrent_kernel")]
+
+
 # --- attention -----------------------------------------------------------------------
 
 MECHANISMS = {

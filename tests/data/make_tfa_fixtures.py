@@ -15,7 +15,8 @@ PeepholeLSTMCell`, which tf-keras 2.21 no longer has) it builds a Keras-2
 one class), trains it two SGD steps (so no weight is at its initial value;
 ESNCell's weights are frozen, as in tfa), saves it with
 `model.save_weights(<dir>/ckpt)` (TensorFlow's object-based format; the
-layer-norm LSTM also as a Keras-2 `.h5` weights file), and records the
+layer-norm LSTM also as a Keras-2 `.h5` weights file, the layer-norm
+simple RNN as a whole-model `.h5` file), and records the
 outputs on fixed inputs.
 
 For every tfa attention mechanism (`BahdanauAttention(normalize=True)`,
@@ -152,6 +153,8 @@ def cells(tf, tfa, arrays, manifest):
         model.save_weights(str(folder / "ckpt"))
         if name == "layer_norm_lstm":
             model.save_weights(str(OUT / "layer_norm_lstm.h5"))
+        if name == "layer_norm_simple_rnn":  # a whole model, Keras-2 .h5
+            model.save(str(OUT / "layer_norm_simple_rnn_model.h5"))
         arrays[f"{name}/outputs"] = model(x).numpy()
         if len(model.layers) > 1:
             arrays[f"{name}/outputs_0"] = model.layers[0](x).numpy()
