@@ -168,11 +168,6 @@ def test_attention_mechanisms_equal_tfa(name):
 def test_attention_wrapper_equals_tfa():
     """tfa's AttentionWrapper(LSTMCell, LuongAttention(scale=True),
     attention_layer_size=5) onto AttentiveDecoder in Luong order."""
-    import inspect
-
-    if "order" not in inspect.signature(
-            keras_seqmem.AttentiveDecoder.__init__).parameters:
-        pytest.skip("AttentiveDecoder has no Luong order yet")
     targets = OUT["wrapper/targets"]
     memory, mask = _memory()
     decoder = keras_seqmem.AttentiveDecoder(
