@@ -116,7 +116,7 @@ def keras2_hard_sigmoid(x):
     `tf.keras.experimental.PeepholeLSTMCell` (and of `LSTM`/`GRU` in
     standalone Keras before 2.3 and tf.keras in TF 1). Keras 3's
     `"hard_sigmoid"` is `relu6(x + 3) / 6`, a different function (they
-    differ by up to 1/6 at |x| = 2.5), so a converted cell must be built
+    differ by up to 1/12, at |x| = 2.5), so a converted cell must be built
     with this one:
 
         keras_seqmem.PeepholeLSTMCell(
