@@ -115,6 +115,16 @@ def test_stacked_layers_by_scope_and_h5():
                                OUT["layer_norm_lstm/outputs"], atol=ATOL)
 
 
+def test_tf1_name_based_checkpoint():
+    """tf.compat.v1.train.Saver's format: variables by name
+    (`rnn/esn_cell/kernel`), no object graph."""
+    layer, _, after = _loaded("esn", path=DATA / "esn_tf1" / "ckpt")
+    np.testing.assert_allclose(after, OUT["esn/outputs"], atol=ATOL)
+    assert sorted(convert.read_checkpoint(DATA / "esn_tf1")) == [
+        "rnn_3/esn_cell/bias", "rnn_3/esn_cell/kernel",
+        "rnn_3/esn_cell/recurrent_kernel"]
+
+
 def test_whole_model_h5_by_variable_names():
     """`model.save("m.h5")` of Keras 2: weights under `model_weights/`,
     optimizer slots under `optimizer_weights/` (ignored); the gain is the
@@ -177,6 +187,11 @@ def test_attention_wrapper_equals_tfa():
     used = convert.load_tfa_weights(decoder, _ckpt("attention_wrapper"),
                                     scope="wrapper")
     assert len(used) == 6
+    # The checkpoint holds one wrapper: the scope may be left out.
+    again = keras_seqmem.AttentiveDecoder.from_config(decoder.get_config())
+    again([targets, memory])
+    assert sorted(convert.load_tfa_weights(
+        again, _ckpt("attention_wrapper")).values()) == sorted(used.values())
     outputs, alignments = decoder([targets, memory], mask=[None, mask])
     np.testing.assert_allclose(_np(alignments), OUT["wrapper/alignments"],
                                atol=ATOL)

@@ -16,7 +16,8 @@ one class), trains it two SGD steps (so no weight is at its initial value;
 ESNCell's weights are frozen, as in tfa), saves it with
 `model.save_weights(<dir>/ckpt)` (TensorFlow's object-based format; the
 layer-norm LSTM also as a Keras-2 `.h5` weights file, the layer-norm
-simple RNN as a whole-model `.h5` file), and records the
+simple RNN as a whole-model `.h5` file, the ESN's cell also in TF1's
+name-based format), and records the
 outputs on fixed inputs.
 
 For every tfa attention mechanism (`BahdanauAttention(normalize=True)`,
@@ -153,6 +154,12 @@ def cells(tf, tfa, arrays, manifest):
         model.save_weights(str(folder / "ckpt"))
         if name == "layer_norm_lstm":
             model.save_weights(str(OUT / "layer_norm_lstm.h5"))
+        if name == "esn":  # TF1's name-based format (tf.compat.v1 Saver)
+            tf1 = OUT / "esn_tf1"
+            shutil.rmtree(tf1, ignore_errors=True)
+            tf.compat.v1.train.Saver(var_list=model.layers[0].cell.weights
+                                     ).save(None, str(tf1 / "ckpt"),
+                                            write_meta_graph=False)
         if name == "layer_norm_simple_rnn":  # a whole model, Keras-2 .h5
             model.save(str(OUT / "layer_norm_simple_rnn_model.h5"))
         arrays[f"{name}/outputs"] = model(x).numpy()
