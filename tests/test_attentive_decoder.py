@@ -346,6 +346,45 @@ def test_luong_order_monotonic_gradients_match_finite_differences():
             rtol=1e-5, atol=1e-8, err_msg=name)
 
 
+@pytest.mark.parametrize("order", ["bahdanau", "luong"])
+def test_stacked_cells_match_numpy(order):
+    """A StackedRNNCells: its nested states are flattened into the flat
+    state list (cell_state_count = 4 for two LSTM cells) and packed again
+    for the cell; the query of Bahdanau's order is the first cell's h."""
+    rng, targets, memory, target_mask, memory_mask = _data(15)
+    cells = [keras.layers.LSTMCell(U, dtype="float64") for _ in range(2)]
+    mechanism = LuongMonotonicAttention(U, dtype="float64")
+    decoder = keras_seqmem.AttentiveDecoder(
+        keras.layers.StackedRNNCells(cells, dtype="float64"),
+        attention=mechanism, order=order, return_alignments=True,
+        return_state=True, dtype="float64")
+    decoder([targets, memory])
+    assert decoder.cell_state_count == 4
+    for i, layer in enumerate(cells + [mechanism]):
+        _randomise(layer, 16 + i)
+    ws = [_weights(c) for c in cells]
+
+    def stacked_step(x, states, _):
+        out, (h1, c1) = references.lstm_step(x, states[:2], ws[0])
+        out, (h2, c2) = references.lstm_step(out, states[2:], ws[1])
+        return out, (h1, c1, h2, c2)
+
+    initial = [0.5 * rng.standard_normal((B, U)) for _ in range(4)]
+    outputs, alignments, *states = decoder(
+        [targets, memory], mask=[target_mask, memory_mask],
+        initial_state=[initial[:2], initial[2:]])  # nested, as the cell's
+    spec = dict(kind="luong", mode="parallel", w=_weights(mechanism))
+    want_y, (want_alpha,), want_cell, (want_m,), want_a = np_decoder(
+        order, stacked_step, None, [spec], targets, memory, initial,
+        target_mask, memory_mask)
+    np.testing.assert_allclose(outputs, want_y, **TOL)
+    np.testing.assert_allclose(alignments, want_alpha, **TOL)
+    expected = want_cell + [want_m] + ([want_a] if order == "luong" else [])
+    assert len(states) == len(expected)
+    for got, e in zip(states, expected):
+        np.testing.assert_allclose(got, e, **TOL)
+
+
 # --- 2. Luong's order ---------------------------------------------------------------
 
 

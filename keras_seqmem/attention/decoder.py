@@ -42,8 +42,13 @@ ORDERS = ("bahdanau", "luong")
 
 
 def _state_sizes(cell):
+    """The cell's state sizes, flat (a `StackedRNNCells` nests them)."""
     sizes = cell.state_size
-    return list(sizes) if tree.is_nested(sizes) else [sizes]
+    return tree.flatten(sizes) if tree.is_nested(sizes) else [sizes]
+
+
+def _flat(states):
+    return tree.flatten(states) if tree.is_nested(states) else [states]
 
 
 def _is_int(value):
@@ -475,11 +480,8 @@ class AttentiveDecoder(keras.layers.Layer):
         Luong order the previous attentional vector `a_0 = 0`.
         """
         if cell_states is not None:
-            states = (
-                list(cell_states) if tree.is_nested(cell_states)
-                else [cell_states]
-            )
-            states = [ops.cast(s, self.compute_dtype) for s in states]
+            states = [ops.cast(s, self.compute_dtype)
+                      for s in _flat(cell_states)]
             if len(states) != self.cell_state_count:
                 raise ValueError(
                     f"Layer '{self.name}': expected {self.cell_state_count} "
@@ -495,7 +497,7 @@ class AttentiveDecoder(keras.layers.Layer):
                     ops.zeros((batch_size, size), dtype=self.compute_dtype)
                     for size in _state_sizes(self.cell)
                 ]
-            states = list(states) if tree.is_nested(states) else [states]
+            states = _flat(states)
         if not self._mechanisms:
             return states
         self._require_built("get_initial_state")
@@ -536,7 +538,7 @@ class AttentiveDecoder(keras.layers.Layer):
 
     def step_all(self, inputs, states, memory, training=None):
         """As `step`, with the alignments of every mechanism (a list)."""
-        states = list(states) if tree.is_nested(states) else [states]
+        states = _flat(states)
         n_cell = self.cell_state_count
         cell_states, rest = states[:n_cell], states[n_cell:]
         if self._mechanisms:
@@ -554,11 +556,12 @@ class AttentiveDecoder(keras.layers.Layer):
         ]
 
         def run_cell(cell_inputs):
+            sizes = self.cell.state_size
+            packed = (tree.pack_sequence_as(sizes, cell_states)
+                      if tree.is_nested(sizes) else cell_states)
             output, new_cell = call_cell(
-                self.cell, cell_inputs, cell_states, training=training)
-            if not tree.is_nested(new_cell):
-                new_cell = [new_cell]
-            return output, list(new_cell)
+                self.cell, cell_inputs, packed, training=training)
+            return output, _flat(new_cell)
 
         if self.order == "bahdanau":
             if not self._mechanisms:
@@ -627,11 +630,9 @@ class AttentiveDecoder(keras.layers.Layer):
         target_mask, memory_mask = (None, None) if mask is None else mask
         memory = self.prepare_memory(memory, memory_mask)
         batch_size = ops.shape(targets)[0]
-        if initial_state is not None and not tree.is_nested(initial_state):
-            initial_state = [initial_state]
         full = self.get_initial_state(batch_size, memory)
         if initial_state is not None:
-            initial_state = list(initial_state)
+            initial_state = _flat(initial_state)
             if len(initial_state) == len(full) and (
                 len(full) != self.cell_state_count
             ):
