@@ -511,43 +511,42 @@ def test_decoders_export_to_a_savedmodel_of_standard_ops(tmp_path):
             getattr(loaded, name)(start, example).numpy(), expected)
 
 
+def _legacy():
+    """benchmarks/_legacy_beam_search.py: Seq2Seq's decoding before this
+    module (the "before" of benchmarks/decoding.py)."""
+    spec = importlib.util.spec_from_file_location(
+        "_legacy_beam_search", ROOT / "benchmarks" / "_legacy_beam_search.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.mark.parametrize("method", ["greedy", "beam"])
-def test_seq2seq_step_decodes_as_seq2seq_does(method):
-    # keras_seqmem.Seq2Seq's own step through the new decoders gives what
-    # Seq2Seq.decode gives today (attention/beam_search.py): ids, scores,
-    # lengths and alignments, with early ends (random weights).
+@pytest.mark.parametrize("attention", ["bahdanau", "luong_monotonic"])
+def test_seq2seq_step_decodes_as_seq2seq_does(method, attention):
+    # Seq2Seq.decode (its step through Greedy/BeamSearch) gives what its
+    # decode gave before (attention/beam_search.py, now
+    # benchmarks/_legacy_beam_search.py): ids, scores, lengths and
+    # alignments, with early ends (random weights); Bahdanau order, and
+    # Luong order with a monotonic mechanism (its state in the decoder's).
     import keras_seqmem
 
     keras.utils.set_random_seed(3)
+    order = "luong" if attention == "luong_monotonic" else "bahdanau"
     model = keras_seqmem.Seq2Seq(9, 9, embedding_dim=6, units=8,
-                                 cell="lstm", max_decode_length=7)
+                                 cell="lstm", max_decode_length=7,
+                                 attention=attention, attention_order=order)
     model.build()
     bias = model.output_layer.bias  # END likelier: some sequences end early
     bias.assign(np.where(np.arange(9) == model.end_id, 1.5, np_(bias)))
     source = np.random.default_rng(3).integers(3, 9, (3, 5)).astype("int32")
     source[1, 3:] = 0  # padded
     k = 3 if method == "beam" else 1
-    old = model.decode(source, method, beam_width=k, length_penalty=0.6,
+    old = _legacy().legacy_decode(model, source, method, beam_width=k,
+                                  length_penalty=0.6, max_length=7,
+                                  return_alignments=True)
+    new = model.decode(source, method, beam_width=k, length_penalty=0.6,
                        max_length=7, return_alignments=True)
-
-    memory, mask, _, states = model.encode(source)
-    memory_state = model.decoder.prepare_memory(memory, mask)
-    if method == "beam":
-        memory_state = type(memory_state)(
-            *decoding.tile_batch(tuple(memory_state), k))
-    never = np.isin(np.arange(9), [model.pad_id, model.start_id])
-
-    def step(tokens, states):
-        outputs, states, alignment = model.decoder.step(
-            model.target_embedding(tokens), states, memory_state)
-        logits = ops.where(never, -1e9, model.output_layer(outputs))
-        return logits, states, alignment
-
-    decoder = (decoding.Greedy() if method == "greedy"
-               else decoding.BeamSearch(k, length_penalty=0.6))
-    new = decoder(step, np.full((3,), model.start_id, "int32"), list(states),
-                  end_token=model.end_id, max_length=7,
-                  pad_token=model.pad_id, return_alignments=True)
     assert (np_(old.lengths) < 7).any()
     np.testing.assert_array_equal(np_(new.ids), np_(old.ids))
     np.testing.assert_array_equal(np_(new.lengths), np_(old.lengths))

@@ -1,6 +1,7 @@
-"""Greedy and beam search, and the Seq2Seq model: decoding, XLA, export."""
+"""The Seq2Seq model: training, decoding (keras_seqmem.decoding's searches
+over its step; the searches themselves are tested in test_decoding.py), any
+cell and attention mechanism, XLA, save/load, export."""
 
-import itertools
 import os
 import subprocess
 import sys
@@ -13,171 +14,8 @@ import tensorflow as tf
 
 import keras_seqmem
 from keras_seqmem._layers import iter_layers
-from keras_seqmem.attention import beam_search
-from keras_seqmem.attention import greedy_search
 
 PAD, START, END = 0, 1, 2
-
-
-# --- searches on hand-built step functions -----------------------------------
-
-
-def _bigram_step(table):
-    """A 'model' whose next-token distribution depends on the last token
-    only: log p(next | last) = log table[last]. No state to carry but a
-    dummy one (searches must carry states through)."""
-    log_table = tf.constant(np.log(np.maximum(table, 1e-30)), tf.float32)
-
-    def step(tokens, states):
-        logits = tf.gather(log_table, tokens)
-        return logits, [states[0] + 1.0], None
-
-    return step
-
-
-# Tokens: 0 pad, 1 start, 2 end, 3 "a", 4 "b".
-# From start: a 0.6, b 0.4.  After a: a 0.35, b 0.35, end 0.3.
-# After b: end 0.9, a 0.05, b 0.05.
-# Greedy takes "a" (0.6) and then can only reach 0.6 * 0.35 = 0.21 or end at
-# 0.18; "b end" has probability 0.4 * 0.9 = 0.36: greedy misses it.
-TRAP = np.zeros((5, 5))
-TRAP[START, [3, 4]] = [0.6, 0.4]
-TRAP[3, [2, 3, 4]] = [0.3, 0.35, 0.35]
-TRAP[4, [2, 3, 4]] = [0.9, 0.05, 0.05]
-TRAP[2, 2] = 1.0
-TRAP[0, 2] = 1.0
-
-
-def _run(search, table, batch=2, **kwargs):
-    step = _bigram_step(table)
-    states = [tf.zeros((batch, 1))]
-    if search is greedy_search:
-        return greedy_search(step, states, batch, start_id=START, end_id=END,
-                             **kwargs)
-    return beam_search(step, states, batch, start_id=START, end_id=END,
-                       **kwargs)
-
-
-def test_beam_search_finds_the_sequence_greedy_misses():
-    greedy = _run(greedy_search, TRAP, max_length=4)
-    beam = _run(beam_search, TRAP, beam_width=2, max_length=4)
-    assert greedy.ids[0, 0] == 3  # greedy commits to "a"
-    greedy_prob = np.exp(greedy.log_probs.numpy()[0])
-    assert greedy_prob < 0.36 - 0.1
-    np.testing.assert_array_equal(beam.ids[0, 0], [4, END, PAD, PAD])
-    np.testing.assert_allclose(beam.log_probs[0, 0], np.log(0.36), rtol=1e-5)
-    assert beam.lengths[0, 0] == 2
-    # Beams sorted best first.
-    assert np.all(np.diff(beam.scores.numpy(), axis=1) <= 0)
-
-
-def _brute_force_best(table, max_length):
-    """The most probable sequence ending with END within max_length, or
-    ending at max_length, by enumeration."""
-    vocab = table.shape[0]
-    best, best_lp = None, -np.inf
-    for length in range(1, max_length + 1):
-        for seq in itertools.product(range(vocab), repeat=length):
-            if END in seq[:-1] or PAD in seq or START in seq:
-                continue
-            if length < max_length and seq[-1] != END:
-                continue
-            lp, last = 0.0, START
-            for token in seq:
-                lp += np.log(max(table[last, token], 1e-30))
-                last = token
-            if lp > best_lp:
-                best, best_lp = seq, lp
-    return best, best_lp
-
-
-@pytest.mark.parametrize("seed", range(4))
-def test_wide_beam_finds_the_most_probable_sequence(seed):
-    rng = np.random.default_rng(seed)
-    vocab, max_length = 5, 4
-    table = rng.dirichlet(np.full(vocab - 2, 0.5), size=vocab)
-    table = np.concatenate([np.zeros((vocab, 2)), table], axis=1)
-    table[END] = 0
-    table[END, END] = 1.0
-    best, best_lp = _brute_force_best(table, max_length)
-    # Every sequence of 3 free tokens fits in a beam of 3**3 = 27.
-    beam = _run(beam_search, table, batch=1, beam_width=27,
-                max_length=max_length)
-    found = [t for t in beam.ids.numpy()[0, 0] if t != PAD]
-    assert tuple(found) == best
-    np.testing.assert_allclose(beam.log_probs[0, 0], best_lp, rtol=1e-5)
-
-
-def test_beam_width_one_equals_greedy_on_a_recurrent_step():
-    """A stateful random 'RNN' step: beam 1 and greedy agree exactly."""
-    rng = np.random.default_rng(5)
-    vocab, units = 7, 6
-    embed = tf.constant(rng.standard_normal((vocab, units)), tf.float32)
-    w = tf.constant(rng.standard_normal((units, units)), tf.float32)
-    out = tf.constant(2 * rng.standard_normal((units, vocab)), tf.float32)
-
-    def step(tokens, states):
-        h = tf.tanh(tf.gather(embed, tokens) + states[0] @ w)
-        return h @ out, [h], h[:, :3]
-
-    init = [tf.constant(rng.standard_normal((6, units)), tf.float32)]
-    kwargs = dict(max_length=9, start_id=START, end_id=END,
-                  alignment_length=3)
-    greedy = greedy_search(step, init, 6, **kwargs)
-    beam = beam_search(step, init, 6, beam_width=1, **kwargs)
-    np.testing.assert_array_equal(beam.ids[:, 0], greedy.ids)
-    np.testing.assert_array_equal(beam.lengths[:, 0], greedy.lengths)
-    np.testing.assert_allclose(beam.log_probs[:, 0], greedy.log_probs,
-                               rtol=1e-6)
-    np.testing.assert_allclose(beam.alignments[:, 0], greedy.alignments,
-                               atol=1e-7)
-
-
-def test_length_penalty_prefers_longer_hypotheses():
-    """Two hypotheses hold all the mass: "end" with p = 0.55 (length 1) and
-    "a b end" with p = 0.45 (length 3). Without a penalty the short one
-    wins; with α = 2, lp(l) = ((5 + l) / 6)², log(0.45) / lp(3) = -0.45
-    beats log(0.55) / lp(1) = -0.60."""
-    table = np.zeros((5, 5))
-    table[START, [END, 3]] = [0.55, 0.45]
-    table[3, 4] = 1.0
-    table[4, END] = 1.0
-    table[END, END] = 1.0
-    plain = _run(beam_search, table, batch=1, beam_width=2, max_length=4)
-    assert list(plain.ids.numpy()[0, 0]) == [END, PAD, PAD, PAD]
-    np.testing.assert_allclose(plain.scores.numpy()[0],
-                               np.log([0.55, 0.45]), rtol=1e-5)
-    penalised = _run(beam_search, table, batch=1, beam_width=2,
-                     max_length=4, length_penalty=2.0)
-    assert list(penalised.ids.numpy()[0, 0]) == [3, 4, END, PAD]
-    lp = lambda n: ((5 + n) / 6) ** 2  # noqa: E731
-    np.testing.assert_allclose(penalised.scores.numpy()[0],
-                               [np.log(0.45) / lp(3), np.log(0.55) / lp(1)],
-                               rtol=1e-5)
-    np.testing.assert_allclose(penalised.log_probs.numpy()[0],
-                               np.log([0.45, 0.55]), rtol=1e-5)
-
-
-def test_decoding_stops_at_max_length_and_pads_after_end():
-    never_ends = np.zeros((5, 5))
-    never_ends[:, 3] = 1.0
-    result = _run(greedy_search, never_ends, max_length=5)
-    np.testing.assert_array_equal(result.lengths, [5, 5])
-    np.testing.assert_array_equal(result.ids, np.full((2, 5), 3))
-    ends_now = np.zeros((5, 5))
-    ends_now[:, END] = 1.0
-    result = _run(beam_search, ends_now, beam_width=3, max_length=4)
-    np.testing.assert_array_equal(result.ids[:, 0], [[END, PAD, PAD, PAD]] * 2)
-    np.testing.assert_array_equal(result.lengths[:, 0], [1, 1])
-
-
-@pytest.mark.parametrize("kwargs, fragment", [
-    (dict(max_length=0, beam_width=2), "max_length"),
-    (dict(max_length=3, beam_width=0), "beam_width"),
-])
-def test_search_bad_arguments(kwargs, fragment):
-    with pytest.raises(ValueError, match=fragment):
-        _run(beam_search, TRAP, **kwargs)
 
 
 # --- the Seq2Seq model --------------------------------------------------------
@@ -529,21 +367,25 @@ def _mechanism(name):
     return name
 
 
-@pytest.mark.parametrize("attention", [
-    "luong", "bahdanau_monotonic", "luong_monotonic", "instance"])
-def test_attention_choice_decodes_as_it_trains_and_saves(attention,
-                                                         tmp_path):
-    """Every mechanism: greedy decoding (the decoder's step, mechanism state
-    included) scores its ids as the teacher-forced model does, and the
-    `.keras` file reloads the mechanism with the same decoding."""
-    if "monotonic" in attention and not hasattr(
-            keras_seqmem.AttentiveDecoder, "cell_state_count"):
-        pytest.skip("AttentiveDecoder does not carry mechanism states yet")
-    model = _model(seed=23, attention=_mechanism(attention))
+@pytest.mark.parametrize("attention, order, layer_size", [
+    ("luong", "bahdanau", None),
+    ("bahdanau_monotonic", "bahdanau", None),
+    ("luong_monotonic", "luong", 5),
+    ("instance", "luong", None),
+])
+def test_attention_choice_decodes_as_it_trains_and_saves(
+        attention, order, layer_size, tmp_path):
+    """Every mechanism, both orders: greedy decoding (the decoder's step,
+    mechanism states included) scores its ids as the teacher-forced model
+    does, and the `.keras` file reloads the mechanism with the same
+    outputs."""
+    model = _model(seed=23, attention=_mechanism(attention),
+                   attention_order=order, attention_layer_size=layer_size)
     expected = {"luong": "LuongAttention", "instance": "LuongAttention",
                 "bahdanau_monotonic": "BahdanauMonotonicAttention",
                 "luong_monotonic": "LuongMonotonicAttention"}[attention]
     assert expected in [type(x).__name__ for x in iter_layers(model)]
+    assert model.decoder.order == order
     source = _source(seed=24)
     greedy = model.generate(source, jit_compile=False)
     np.testing.assert_allclose(
@@ -553,8 +395,9 @@ def test_attention_choice_decodes_as_it_trains_and_saves(attention,
     model.save(path)
     loaded = keras.saving.load_model(path)
     assert loaded.get_config() == model.get_config()
-    np.testing.assert_array_equal(
-        loaded.generate(source, jit_compile=False).ids, greedy.ids)
+    decoder_inputs = np.ones((5, 4), "int32")
+    np.testing.assert_array_equal(loaded((source, decoder_inputs)),
+                                  model((source, decoder_inputs)))
 
 
 @pytest.mark.parametrize("kwargs, fragment", [
@@ -569,3 +412,64 @@ def test_attention_choice_decodes_as_it_trains_and_saves(attention,
 def test_bad_attention_arguments(kwargs, fragment):
     with pytest.raises(ValueError, match=fragment):
         keras_seqmem.Seq2Seq(11, 9, embedding_dim=6, units=8, **kwargs)
+
+
+def _cell(kind):
+    return {
+        "keras_gru": lambda: keras.layers.GRUCell(8),
+        "layernorm_lstm": lambda: keras_seqmem.LayerNormLSTMCell(8),
+        "stacked": lambda: keras.layers.StackedRNNCells(
+            [keras.layers.LSTMCell(8), keras.layers.GRUCell(6)]),
+    }[kind]()
+
+
+@pytest.mark.parametrize("kind", [
+    "keras_gru", "layernorm_lstm",
+    pytest.param("stacked", marks=pytest.mark.xfail(
+        strict=True, reason="AttentiveDecoder hands StackedRNNCells the flat "
+        "state list; the cell expects one nest per cell")),
+])
+def test_cell_instance_decodes_as_it_trains_and_saves(kind, tmp_path):
+    """Any Keras RNN cell instance: the decoder runs it, each encoder
+    direction a fresh copy of it, one bridge per (flattened) state; greedy
+    decoding scores its ids as the teacher-forced model does; the `.keras`
+    file reloads it with the same outputs."""
+    cell = _cell(kind)
+    model = _model(seed=25, cell=cell, units=None, attention="luong",
+                   attention_order="luong")
+    assert model.cell is cell and model.decoder.cell is cell
+    encoder_cells = [model.encoder.forward_layer.cell,
+                     model.encoder.backward_layer.cell]
+    assert len({id(c) for c in encoder_cells + [cell]}) == 3
+    forward_only = keras_seqmem.Seq2Seq(11, 9, embedding_dim=6, cell=cell,
+                                        bidirectional=False)
+    encoder_cells.append(forward_only.encoder.cell)
+    assert encoder_cells[-1] is not cell
+    for copy in encoder_cells:
+        assert type(copy) is type(cell)
+        assert copy.get_config() == cell.get_config()
+    sizes = [int(s) for s in keras.tree.flatten(cell.state_size)]
+    assert [bridge.units for bridge in model.bridges] == sizes
+    source = _source(seed=26)
+    greedy = model.generate(source, jit_compile=False)
+    np.testing.assert_allclose(
+        greedy.log_probs, _teacher_forced_score(model, source, greedy.ids),
+        rtol=1e-4, atol=1e-4)
+    path = os.path.join(tmp_path, "s2s.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert loaded.get_config() == model.get_config()
+    decoder_inputs = np.ones((5, 4), "int32")
+    np.testing.assert_array_equal(loaded((source, decoder_inputs)),
+                                  model((source, decoder_inputs)))
+
+
+@pytest.mark.parametrize("kwargs, fragment", [
+    (dict(cell=keras.layers.Dense(3)), "Keras RNN cell instance"),
+    (dict(cell=keras.layers.LSTM(3)), "Keras RNN cell instance"),
+    (dict(cell=keras.layers.GRUCell(3), units=8), "Drop them"),
+])
+def test_bad_cell_arguments(kwargs, fragment):
+    kwargs = {"units": None, **kwargs}
+    with pytest.raises(ValueError, match=fragment):
+        keras_seqmem.Seq2Seq(11, 9, embedding_dim=6, **kwargs)

@@ -10,13 +10,11 @@ from keras import ops
 from keras import tree
 
 from keras_seqmem import _validation
+from keras_seqmem import decoding
 from keras_seqmem.attention.bahdanau import BahdanauAttention
 from keras_seqmem.attention.luong import LuongAttention
 from keras_seqmem.attention.monotonic import BahdanauMonotonicAttention
 from keras_seqmem.attention.monotonic import LuongMonotonicAttention
-from keras_seqmem.attention.beam_search import beam_search
-from keras_seqmem.attention.beam_search import greedy_search
-from keras_seqmem.attention.beam_search import tile_batch
 from keras_seqmem.attention.decoder import AttentionMemory
 from keras_seqmem.attention.decoder import AttentiveDecoder
 from keras_seqmem.recurrent import CoupledLSTM
@@ -56,18 +54,22 @@ class Seq2Seq(keras.Model):
 
         h_j = [h→_j; h←_j]                    bidirectional encoder over x
         s_0 = tanh(W_s [h→_T; h←_1])          one bridge per decoder state
-        c_t, α_t = BahdanauAttention(s_{t-1}, h)
+        c_t, α_t = attention(s_{t-1}, h)       (default: BahdanauAttention)
         s_t = cell([E y_{t-1}; c_t], s_{t-1})   (AttentiveDecoder)
         p(y_t | y_<t, x) = softmax(W_o [s_t; c_t] + b_o)
+
+    (`attention_order="luong"`: the decoder attends after the cell, on its
+    output, tfa `AttentionWrapper`'s order; see `AttentiveDecoder`.)
 
     `call((source, decoder_inputs))` returns the logits `(batch, T_t, V_t)`
     under teacher forcing, so `fit` trains on `((source, [start] + target[:-1]),
     target)` pairs (what `keras_seqmem.tasks.make_dataset` yields for
     seq2seq tasks) with `SparseCategoricalCrossentropy(from_logits=True,
-    ignore_class=pad_id)`. `decode` runs greedy or beam search in graph
-    (one `while_loop` with a static bound, so it compiles with XLA);
-    `generate` wraps it in a cached `tf.function(jit_compile=True)`; `export`
-    writes a SavedModel whose `serving_default` decodes in-graph.
+    ignore_class=pad_id)`. `decode` runs `keras_seqmem.decoding`'s greedy
+    or beam search over the model's step (`step_function`) in graph (one
+    `while_loop` with a static bound, so it compiles with XLA); `generate`
+    wraps it in a cached `tf.function(jit_compile=True)`; `export` writes a
+    SavedModel whose `serving_default` decodes in-graph.
 
     With `use_attention=False` the decoder sees the fixed context
     `c = [h→_T; h←_1]` at every step instead of attending (Cho et al. 2014).
@@ -77,18 +79,35 @@ class Seq2Seq(keras.Model):
         target_vocab_size: Target vocabulary size, padding, start and end
             ids included.
         embedding_dim: Size of both embeddings.
-        units: Units of the decoder cell and of each encoder direction.
-        cell: Cell kind for encoder and decoder: one of `CELLS` (`"lstm"`,
+        units: Units of a named cell (decoder and each encoder direction;
+            default 128). None with a cell instance.
+        cell: The cell of encoder and decoder: one of `CELLS` (`"lstm"`,
             `"gru"`, `"simple_rnn"`, `"peephole_lstm"`, `"coupled_lstm"`,
-            `"leaky_rnn"`).
-        cell_kwargs: Extra arguments of both cells (dropout, `gamma`, ...).
-        attention_units: Units of `BahdanauAttention` (default `units`).
-        normalize: Weight-normalised attention (`tfa`'s `normalize=True`).
+            `"leaky_rnn"`), or any Keras RNN cell instance (ours, Keras's,
+            a `keras.layers.StackedRNNCells`): the decoder runs it, each
+            encoder direction runs a fresh copy made from its config, and one
+            bridge is made per entry of its flattened `state_size`.
+        cell_kwargs: Extra arguments of a named cell (dropout, `gamma`, ...).
+        attention_units: Units of a named mechanism (default `units`; for
+            `"luong"` / `"luong_monotonic"`, whose query is not projected,
+            the query's size).
+        normalize: Weight-normalised Bahdanau attention (`tfa`'s
+            `normalize=True`; `"bahdanau"` and `"bahdanau_monotonic"`).
         use_attention: False for the fixed-context baseline.
         bidirectional: Bidirectional (default) or forward-only encoder.
         pad_id, start_id, end_id: Special target token ids (source padding is
             `pad_id` too).
         max_decode_length: Default static bound of `decode`.
+        attention: The mechanism: `"bahdanau"` (default), `"luong"`,
+            `"bahdanau_monotonic"`, `"luong_monotonic"` (`ATTENTIONS`; the
+            monotonic ones with their defaults: parallel mode, no noise,
+            score bias 0), or a mechanism layer instance (ours, a Keras
+            attention layer, or any layer with the attention protocol of
+            `AttentiveDecoder`), serialised in `get_config`.
+        attention_order: `"bahdanau"` (attend, then the cell; default) or
+            `"luong"` (the cell, then attend on its output).
+        attention_layer_size: Luong order's attention projection `W_a`
+            (tfa's `attention_layer_size`; None: the context itself).
         **kwargs: Base `Model` arguments (`name`, `dtype`, ...).
 
     Example:
@@ -217,15 +236,10 @@ class Seq2Seq(keras.Model):
                 f"{self.attention_order!r} expected use_attention=True (the "
                 f"fixed-context baseline has no attention to order)."
             )
-        order = {}
-        if self.attention_order != "bahdanau" or (
-            self.attention_layer_size is not None
-        ):
-            order = dict(order=self.attention_order,
-                         attention_layer_size=self.attention_layer_size)
         self.decoder = AttentiveDecoder(
-            decoder_cell, attention=mechanism, dtype=policy, name="decoder",
-            **order
+            decoder_cell, attention=mechanism, order=self.attention_order,
+            attention_layer_size=self.attention_layer_size, dtype=policy,
+            name="decoder",
         )
         # Logits in float32 under mixed precision, for a stable softmax.
         self.output_layer = keras.layers.Dense(
@@ -435,11 +449,8 @@ class Seq2Seq(keras.Model):
         """The decoder's whole state before the first step (a flat list):
         the bridged cell states, then what the decoder adds (each stateful
         mechanism's state, Luong order's previous attentional vector)."""
-        get_initial_state = self.decoder.get_initial_state
-        if not hasattr(self.decoder, "cell_state_count"):
-            return list(cell_states)  # a decoder without mechanism states
         batch_size = ops.shape(cell_states[0])[0]
-        return list(get_initial_state(
+        return list(self.decoder.get_initial_state(
             batch_size, memory=memory_state, cell_states=list(cell_states)
         ))
 
@@ -499,12 +510,20 @@ class Seq2Seq(keras.Model):
         length_penalty=0.0,
         max_length=None,
         return_alignments=False,
+        coverage_penalty=0.0,
     ):
-        """Decodes `source` in graph: a `DecodeResult`.
+        """Decodes `source` in graph with `keras_seqmem.decoding`: a
+        `keras_seqmem.decoding.DecodeResult`.
 
-        Greedy results have no beam axis; beam results are sorted best first
-        along axis 1. Call inside `tf.function(jit_compile=True)` (what
-        `generate` does) or directly.
+        The model's step (`step_function`) goes through
+        `decoding.Greedy()` or `decoding.BeamSearch(beam_width,
+        length_penalty, coverage_penalty)`, started from `start_id` and the
+        decoder's initial states (the bridged cell states, then each stateful
+        mechanism's state); the encoder side is tiled with
+        `decoding.tile_batch` for beam search. Greedy results have no beam
+        axis; beam results are sorted best first along axis 1; `ids` hold
+        `pad_id` after `end_id`. Call inside `tf.function(jit_compile=True)`
+        / `jax.jit` (what `generate` does on TensorFlow) or directly.
 
         Args:
             source: int `(batch, T_s)` source ids, `pad_id`-padded.
@@ -514,46 +533,71 @@ class Seq2Seq(keras.Model):
             max_length: Static bound on the output length (default
                 `max_decode_length`).
             return_alignments: Record the attention weights at every step.
+            coverage_penalty: GNMT `β` of beam search (0: none).
         """
         method, max_length = self._check_decode_args(
-            method, beam_width, length_penalty, max_length, return_alignments
+            method, beam_width, length_penalty, max_length, return_alignments,
+            coverage_penalty,
         )
-        memory, memory_mask, summary, states = self.encode(source)
-        memory_state = self._memory(memory, memory_mask, summary)
-        states = self.initial_decoder_states(memory_state, states)
-        batch_size = ops.shape(source)[0]
-        if method == "beam":
-            memory_state = AttentionMemory(
-                *tile_batch(tuple(memory_state), beam_width)
+        source = self._check_ids(source, "source")
+        step, states = self.step_function(
+            source, beam_width if method == "beam" else 1
+        )
+        start_tokens = ops.full((ops.shape(source)[0],), self.start_id,
+                                dtype="int32")
+        if method == "greedy":
+            search = decoding.Greedy()
+        else:
+            search = decoding.BeamSearch(
+                beam_width, length_penalty=float(length_penalty),
+                coverage_penalty=float(coverage_penalty),
             )
+        return search(
+            step, start_tokens, states, end_token=self.end_id,
+            max_length=max_length, pad_token=self.pad_id,
+            return_alignments=return_alignments,
+        )
 
+    def step_function(self, source, beam_width=1):
+        """The model as a `keras_seqmem.decoding` step: `(step, states)`.
+
+        `step(tokens, states) -> (logits, states[, alignments])` runs one
+        decoder step on `batch * beam_width` rows (the encoder side is
+        encoded once and tiled with `decoding.tile_batch(·, beam_width)`);
+        `logits` `(rows, target_vocab_size)`, with `pad_id` and `start_id`
+        at -1e9 (never predictions); `alignments` `(rows, T_s)` with
+        attention. `states` is the decoder's initial state `(batch, ...)`
+        (a flat list, untiled: the decoders tile it). Use it to decode with
+        any `keras_seqmem.decoding` decoder, e.g. sampling:
+
+            step, states = model.step_function(source)
+            decoding.Sampling(top_p=0.9)(step, start_tokens, states,
+                                         end_token=model.end_id,
+                                         max_length=20)
+        """
+        memory, memory_mask, summary, cell_states = self.encode(source)
+        memory_state = self._memory(memory, memory_mask, summary)
+        states = self.initial_decoder_states(memory_state, cell_states)
+        if beam_width > 1:
+            memory_state = decoding.tile_batch(memory_state, beam_width)
         # Padding and start are never predictions: they get no probability.
         vocab = ops.arange(self.target_vocab_size)
         never = ops.logical_or(vocab == self.pad_id, vocab == self.start_id)
 
-        def step_fn(tokens, states):
+        def step(tokens, states):
             outputs, states, alignment = self.decoder.step(
                 self.target_embedding(tokens), states, memory_state
             )
-            logits = self.output_layer(outputs)
-            return ops.where(never, -1e9, logits), states, alignment
+            logits = ops.where(never, -1e9, self.output_layer(outputs))
+            if alignment is None:
+                return logits, states
+            return logits, states, alignment
 
-        common = dict(
-            max_length=max_length,
-            start_id=self.start_id,
-            end_id=self.end_id,
-            pad_id=self.pad_id,
-            alignment_length=ops.shape(source)[1] if return_alignments else None,
-        )
-        if method == "greedy":
-            return greedy_search(step_fn, states, batch_size, **common)
-        return beam_search(
-            step_fn, states, batch_size, beam_width,
-            length_penalty=length_penalty, **common,
-        )
+        return step, states
 
     def _check_decode_args(
-        self, method, beam_width, length_penalty, max_length, alignments
+        self, method, beam_width, length_penalty, max_length, alignments,
+        coverage_penalty=0.0,
     ):
         if method not in DECODE_METHODS:
             raise ValueError(
@@ -565,15 +609,26 @@ class Seq2Seq(keras.Model):
         if max_length is None:
             max_length = self.max_decode_length
         _validation.check_positive_int(max_length, "max_length", self.name)
-        if float(length_penalty) < 0:
+        for arg, value in (("length_penalty", length_penalty),
+                           ("coverage_penalty", coverage_penalty)):
+            if float(value) < 0:
+                raise ValueError(
+                    f"Model '{self.name}': expected {arg} >= 0, got "
+                    f"{arg}={value!r}."
+                )
+        if float(coverage_penalty) > 0 and method != "beam":
             raise ValueError(
-                f"Model '{self.name}': expected length_penalty >= 0, got "
-                f"length_penalty={length_penalty!r}."
+                f"Model '{self.name}': coverage_penalty expected "
+                f"method='beam', got method={method!r}."
             )
-        if alignments and not self.use_attention:
+        if (alignments or float(coverage_penalty) > 0) and (
+            not self.use_attention
+        ):
             raise ValueError(
-                f"Model '{self.name}': return_alignments=True expected "
-                f"use_attention=True."
+                f"Model '{self.name}': "
+                + ("return_alignments=True" if alignments
+                   else "coverage_penalty > 0")
+                + " expected use_attention=True (the attention weights)."
             )
         return method, int(max_length)
 
@@ -586,29 +641,33 @@ class Seq2Seq(keras.Model):
         max_length=None,
         return_alignments=False,
         jit_compile=True,
+        coverage_penalty=0.0,
     ):
         """`decode` in a cached `tf.function`, results as NumPy arrays.
 
         One compiled function per decoding configuration; with
         `jit_compile=True` (default) the whole search is one XLA cluster.
-        On other backends `decode` runs directly.
+        On other backends `decode` runs directly. Returns a
+        `keras_seqmem.decoding.DecodeResult` of NumPy arrays (`state`: a
+        list of them).
         """
         import numpy as np
 
         if not self.built:
             self.build()
         method, max_length = self._check_decode_args(
-            method, beam_width, length_penalty, max_length, return_alignments
+            method, beam_width, length_penalty, max_length, return_alignments,
+            coverage_penalty,
         )
         key = (method, beam_width if method == "beam" else 1,
-               float(length_penalty), max_length, bool(return_alignments),
-               bool(jit_compile))
+               float(length_penalty), float(coverage_penalty), max_length,
+               bool(return_alignments), bool(jit_compile))
         fn = self._decode_cache.functions.get(key)
         if fn is None:
             def fn(source):
                 return self.decode(source, method, beam_width,
                                    length_penalty, max_length,
-                                   return_alignments)
+                                   return_alignments, coverage_penalty)
 
             if keras.backend.backend() == "tensorflow":
                 import tensorflow as tf
@@ -621,9 +680,7 @@ class Seq2Seq(keras.Model):
                 )
             self._decode_cache.functions[key] = fn
         result = fn(ops.convert_to_tensor(np.asarray(source), "int32"))
-        return type(result)(
-            *(None if x is None else ops.convert_to_numpy(x) for x in result)
-        )
+        return tree.map_structure(ops.convert_to_numpy, result)
 
     def export(
         self,
@@ -634,16 +691,18 @@ class Seq2Seq(keras.Model):
         beam_width=4,
         length_penalty=0.0,
         max_length=None,
+        coverage_penalty=0.0,
         **kwargs,
     ):
-        """Writes a SavedModel that decodes in-graph.
+        """Writes a SavedModel that decodes in-graph (`decode`).
 
         Signatures:
 
         * `serving_default(source)`: int32 `(batch, T_s)` source ids ->
           `{"ids": int32 (batch, [beam,] L), "scores": float32 (batch,
           [beam]), "lengths": int32 (batch, [beam])}`, with `method` /
-          `beam_width` / `length_penalty` / `max_length` fixed at export.
+          `beam_width` / `length_penalty` / `coverage_penalty` /
+          `max_length` fixed at export.
         * `logits(source, decoder_inputs)`: the teacher-forced logits.
 
         The graph holds standard TensorFlow ops only (a `While` loop, no
@@ -661,12 +720,14 @@ class Seq2Seq(keras.Model):
         if not self.built:
             self.build()
         method, max_length = self._check_decode_args(
-            method, beam_width, length_penalty, max_length, False
+            method, beam_width, length_penalty, max_length, False,
+            coverage_penalty,
         )
 
         def serve(source):
             result = self.decode(
-                source, method, beam_width, length_penalty, max_length
+                source, method, beam_width, length_penalty, max_length,
+                coverage_penalty=coverage_penalty,
             )
             return {
                 "ids": result.ids,
