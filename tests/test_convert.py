@@ -413,6 +413,20 @@ def test_migration_page_names_every_tfa_symbol():
     assert not missing, f"not on migrating_from_tfa.md: {missing}"
 
 
+def test_migration_page_gives_every_weight_name_of_the_converter():
+    """The page's weight-name table and `convert.TFA_NAMES` agree: each
+    weight of ours and its tfa name are on the page, in code spans."""
+    page = (ROOT / "docs" / "pages" / "migrating_from_tfa.md").read_text()
+    page = re.sub(r"```.*?```", "", page, flags=re.S)  # code blocks
+    spans = set()
+    for span in re.findall(r"`([^`]+)`", page):
+        spans.update(part.strip() for part in span.split(","))
+    missing = sorted({name for table in convert.TFA_NAMES.values()
+                      for ours, theirs in table.items()
+                      for name in (ours, theirs[0]) if name not in spans})
+    assert not missing, f"not on migrating_from_tfa.md: {missing}"
+
+
 # --- JAX ---------------------------------------------------------------------------------
 
 _JAX_SCRIPT = r"""
