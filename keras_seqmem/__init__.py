@@ -28,6 +28,7 @@ from keras_seqmem.recurrent import LeakyRNNCell
 from keras_seqmem.recurrent import PeepholeLSTM
 from keras_seqmem.recurrent import PeepholeLSTMCell
 from keras_seqmem.recurrent import RNN
+from keras_seqmem import convert  # noqa: F401  (registers keras2_hard_sigmoid with Keras)
 
 __version__ = "0.1.0"
 

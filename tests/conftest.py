@@ -34,6 +34,8 @@ REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 GROUPS = ("unit", "integration", "slow")
 
 INTEGRATION = (
+    # The tfa checkpoint converter under JAX (a subprocess).
+    "test_convert.py::test_on_jax_in_a_subprocess",
     # The CLI (keras-seqmem ...), run in-process or as a command.
     "test_cli.py",
     "test_cli_callbacks.py",
