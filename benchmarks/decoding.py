@@ -1,28 +1,27 @@
-"""Beam-search decode time against output length: keras_seqmem.decoding's
-BeamSearch against the beam search Seq2Seq uses today.
+"""Beam-search decode time against output length: Seq2Seq's decoding
+before (its own beam search) and after (keras_seqmem.decoding).
 
 Both decode the same `keras_seqmem.Seq2Seq` (LSTM encoder-decoder with
 Bahdanau attention, random weights, `--seed`) on the same source batch, with
 the same beam width, each in one `tf.function(jit_compile=True)`:
 
-    old  model.generate(source, method="beam", beam_width=K, max_length=L)
-         (keras_seqmem/attention/beam_search.py: the ids buffer
-         (batch, K, L) is gathered by the parents and rewritten at every
-         step, O(K L) per step, O(K L^2) per decode)
-    new  keras_seqmem.decoding.BeamSearch(K) over the model's own step
-         (`model.encode`, `model.decoder.prepare_memory`,
-         `model.decoder.step`, `model.output_layer`, the same masking of
-         the padding and start tokens as `Seq2Seq.decode`): parent
-         pointers in a (L, batch, K) buffer, one backtrack at the end
+    old  benchmarks/_legacy_beam_search.py's `legacy_decode(model, source,
+         "beam", K, max_length=L)`: Seq2Seq.decode as it was, on the beam
+         search of keras_seqmem/attention/beam_search.py (retired): the ids
+         buffer (batch, K, L) is gathered by the parents and rewritten at
+         every step, O(K L) per step, O(K L^2) per decode
+    new  model.generate(source, method="beam", beam_width=K, max_length=L):
+         Seq2Seq.decode today, keras_seqmem.decoding.BeamSearch(K) over the
+         model's step (`Seq2Seq.step_function`): parent pointers in a
+         (L, batch, K) buffer, one backtrack at the end
 
 for L in `--lengths` (25, 50, 100, 200).
 
 `--model table` isolates the searches' own bookkeeping: the step is a
 lookup of next-token logits in a fixed random `(vocab, vocab)` table (state:
 nothing but a dummy vector), so almost all the time per step is the search
-itself; old is then `keras_seqmem.attention.beam_search.beam_search` called
-directly (what `Seq2Seq.decode` calls) over the same table, new is
-`BeamSearch`. To time a fixed amount of work the
+itself; old is then the legacy `beam_search` called directly (what
+`Seq2Seq.decode` called) over the same table, new is `BeamSearch`. To time a fixed amount of work the
 END logit's bias is set to -1e4, so no hypothesis ends and every search runs
 all L steps; the script checks that every returned length is L and that the
 two searches return the same ids. Calls are timed in turn
@@ -52,6 +51,7 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
+import _legacy_beam_search  # noqa: E402
 import _timing  # noqa: E402
 
 try:
@@ -144,35 +144,33 @@ def build(args):
 
 
 def new_beam_search(model, beam_width, max_length):
-    """`decoding.BeamSearch` over the Seq2Seq's step, in one XLA function."""
-    search = decoding.BeamSearch(beam_width)
-    vocab = ops.arange(model.target_vocab_size)
-    never = ops.logical_or(vocab == PAD_ID, vocab == START_ID)
+    """`model.decode(source, "beam", K, max_length=L)` in one XLA function
+    (what `model.generate` runs)."""
 
     def fn(source):
-        memory, mask, _, states = model.encode(source)
-        memory_state = model.decoder.prepare_memory(memory, mask)
-        memory_state = type(memory_state)(
-            *decoding.tile_batch(tuple(memory_state), beam_width))
-
-        def step(tokens, states):
-            outputs, states, _ = model.decoder.step(
-                model.target_embedding(tokens), states, memory_state)
-            return ops.where(never, -1e9, model.output_layer(outputs)), states
-
-        batch = ops.shape(source)[0]
-        result = search(step, ops.full((batch,), START_ID, "int32"),
-                        list(states), end_token=END_ID,
-                        max_length=max_length, pad_token=PAD_ID)
+        result = model.decode(source, "beam", beam_width,
+                              max_length=max_length)
         return result.ids, result.scores, result.lengths
 
     fn = tf.function(fn, jit_compile=True, autograph=False)
     return lambda source: tuple(np.asarray(x) for x in fn(source)), fn
 
 
+def old_beam_search(model, beam_width, max_length):
+    """Seq2Seq's decode before keras_seqmem.decoding, in one XLA function."""
+
+    def fn(source):
+        result = _legacy_beam_search.legacy_decode(
+            model, source, "beam", beam_width, max_length=max_length)
+        return result.ids, result.scores, result.lengths
+
+    fn = tf.function(fn, jit_compile=True, autograph=False)
+    return lambda source: tuple(np.asarray(x) for x in fn(source))
+
+
 def table_searches(args, length):
     """(old, new) XLA-compiled beam searches over a logits table."""
-    from keras_seqmem.attention.beam_search import beam_search
+    beam_search = _legacy_beam_search.beam_search
 
     rng = np.random.default_rng(args.seed)
     table = rng.normal(0.0, 1.0, (args.vocab, args.vocab)).astype("float32")
@@ -220,15 +218,10 @@ def run(args):
             calls = {"old": lambda: old_table(source_tensor),
                      "new": lambda: new_call(source_tensor)}
         else:
+            old_call = old_beam_search(model, args.beam_width, length)
             new_call, new_fn = new_beam_search(model, args.beam_width, length)
-
-            def old_call(length=length):
-                r = model.generate(source, method="beam",
-                                   beam_width=args.beam_width,
-                                   max_length=length, jit_compile=True)
-                return r.ids, r.scores, r.lengths
-
-            calls = {"old": old_call, "new": lambda: new_call(source_tensor)}
+            calls = {"old": lambda: old_call(source_tensor),
+                     "new": lambda: new_call(source_tensor)}
         t0 = time.perf_counter()
         results = {name: fn() for name, fn in calls.items()}
         compile_s = time.perf_counter() - t0
@@ -294,8 +287,10 @@ def run(args):
     report = {
         "benchmark": "decoding",
         "what": "beam-search decode time against output length, "
-                "keras_seqmem.decoding.BeamSearch (new) vs Seq2Seq.generate "
-                "(old, keras_seqmem/attention/beam_search.py)",
+                "Seq2Seq.decode on keras_seqmem.decoding.BeamSearch (new) vs "
+                "Seq2Seq.decode before it (old, "
+                "benchmarks/_legacy_beam_search.py, formerly "
+                "keras_seqmem/attention/beam_search.py)",
         "args": vars(args),
         "seeds": {"weights_and_source": args.seed},
         "end_logit_bias": END_BIAS,
