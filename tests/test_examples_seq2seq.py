@@ -50,15 +50,23 @@ def _check_pngs(paths):
 
 def test_dates_quick_prints_the_tables_and_writes_the_alignments(tmp_path):
     results = tmp_path.parent / f"{tmp_path.name}_dates.json"
+    # Luong order with a monotonic mechanism (the default, Bahdanau, runs in
+    # every other dates test and in the slow default run).
     out = _run("dates.py", "--quick", "--out", str(tmp_path),
-               "--results", str(results), timeout=300)
+               "--results", str(results), "--attention", "bahdanau_monotonic",
+               "--attention-order", "luong", timeout=300)
+    assert "bahdanau_monotonic attention (luong order)" in out, out
     assert re.search(r"^\| decoding +\| exact match \| +right \| unseen "
                      r"strings \| decode s \|$", out, re.M), out
     table = _dates_table(out)
     assert set(table) == {"greedy", "beam-4"}, out
     # Each exact match is its count of right strings over the test set's,
     # and the results file holds the same figures.
-    stored = json.loads(results.read_text())["decoding"]
+    record = json.loads(results.read_text())
+    assert (record["settings"]["attention"],
+            record["settings"]["attention_order"]) == ("bahdanau_monotonic",
+                                                       "luong")
+    stored = record["decoding"]
     for name, (exact, right, n) in table.items():
         assert n == stored["greedy"]["n"] and 0 < n
         assert f"{right / n:.4f}" == f"{exact:.4f}", (name, exact, right, n)
