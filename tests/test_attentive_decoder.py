@@ -731,6 +731,7 @@ def _make_luong_monotonic(**overrides):
     return keras_seqmem.AttentiveDecoder(
         keras.layers.LSTMCell(U, **overrides),
         attention=LuongMonotonicAttention(U, scale=True, score_bias_init=0.5,
+                                          sigmoid_noise=0.5, seed=3,
                                           **overrides),
         order="luong", attention_layer_size=3, **overrides)
 

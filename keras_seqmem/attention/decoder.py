@@ -644,10 +644,42 @@ class AttentiveDecoder(keras.layers.Layer):
         if training:
             self._configure_dropout(targets, full[:self.cell_state_count])
 
+        seeds = self._loop_seeds(training)
+        n_states = len(full)
+        if seeds:
+            # JAX: a random draw inside the scan (attention dropout, the
+            # monotonic pre-sigmoid noise, a Keras layer's dropout) advances
+            # a SeedGenerator, whose new state must leave the scan through
+            # its carry, not a variable assignment. Each seed rides the loop
+            # tiled over the batch (the loop masks states per example); the
+            # newest is the largest (the counter only grows).
+            full = full + [
+                ops.tile(ops.expand_dims(v.value, 0), (batch_size, 1))
+                for v in seeds
+            ]
+
         def step_function(x_t, states):
-            output, new_states, alignment = self.step(
-                x_t, states, memory, training=training
-            )
+            states = list(states)
+            if seeds:
+                seed_values = [ops.max(s, axis=0) for s in states[n_states:]]
+                states = states[:n_states]
+                mapping = [(v, v.value) for v in self.variables
+                           if not any(v is s for s in seeds)]
+                with keras.StatelessScope(
+                    state_mapping=mapping + list(zip(seeds, seed_values))
+                ) as scope:
+                    output, new_states, alignment = self.step(
+                        x_t, states, memory, training=training
+                    )
+                new_states = list(new_states) + [
+                    ops.tile(ops.expand_dims(scope.get_current_value(v), 0),
+                             (ops.shape(states[0])[0], 1))
+                    for v in seeds
+                ]
+            else:
+                output, new_states, alignment = self.step(
+                    x_t, states, memory, training=training
+                )
             if self.return_alignments:
                 return (output, ops.cast(alignment, output.dtype)), new_states
             return output, new_states
@@ -663,6 +695,10 @@ class AttentiveDecoder(keras.layers.Layer):
             )
         finally:
             reset_dropout_masks(self.cell)
+        states = list(states)
+        for v, s in zip(seeds, states[n_states:]):
+            v.assign(ops.max(s, axis=0))
+        states = states[:n_states]
         result = outputs if self.return_sequences else last
         if self.return_alignments:
             result = list(result)
@@ -671,6 +707,15 @@ class AttentiveDecoder(keras.layers.Layer):
         if self.return_state:
             result += list(states)
         return result[0] if len(result) == 1 else tuple(result)
+
+    def _loop_seeds(self, training):
+        """The SeedGenerator states the loop must carry (JAX, training)."""
+        if not training or keras.backend.backend() != "jax":
+            return []
+        return [
+            v for v in self.non_trainable_variables
+            if keras.backend.standardize_dtype(v.dtype) == "uint32"
+        ]
 
     def _configure_dropout(self, targets, states):
         # As keras_seqmem.RNN: make the dropout masks once per sequence, on
