@@ -38,6 +38,18 @@ Attributes:
     mask: Boolean `(batch, T_s)` of real source positions, or None.
 """
 
+DecoderState = collections.namedtuple(
+    "DecoderState", ["cell", "mechanisms", "attention"]
+)
+DecoderState.__doc__ = """An `AttentiveDecoder` step's state, unpacked from the flat list.
+
+Attributes:
+    cell: The cell's states (a flat list; `cell_state_count` of them).
+    mechanisms: One entry per mechanism: its state, or None (stateless).
+    attention: `a_{t-1}` `(batch, attention size)` in Luong's order, else
+        None.
+"""
+
 ORDERS = ("bahdanau", "luong")
 
 
@@ -536,11 +548,11 @@ class AttentiveDecoder(keras.layers.Layer):
             new_states.append(state)
         return contexts, alignments, new_states
 
-    def step_all(self, inputs, states, memory, training=None):
-        """As `step`, with the alignments of every mechanism (a list)."""
+    def unpack_states(self, states):
+        """The flat state list as a `DecoderState` (one entry per mechanism
+        in `mechanisms`, None for a stateless one; `attention` None in
+        Bahdanau's order)."""
         states = _flat(states)
-        n_cell = self.cell_state_count
-        cell_states, rest = states[:n_cell], states[n_cell:]
         if self._mechanisms:
             self._require_built("step")
         expected = self._state_count()
@@ -550,15 +562,31 @@ class AttentiveDecoder(keras.layers.Layer):
                 f"(get_initial_state's flat list: the cell's, the stateful "
                 f"mechanisms', a_(t-1) in Luong order), got {len(states)}."
             )
-        mechanism_states = [
+        n_cell = self.cell_state_count
+        cell, rest = states[:n_cell], states[n_cell:]
+        mechanisms = [
             rest.pop(0) if stateful else None
             for stateful in (self._stateful or [])
         ]
+        attention = rest.pop(0) if self.order == "luong" else None
+        return DecoderState(cell, mechanisms, attention)
+
+    def pack_states(self, state):
+        """A `DecoderState` as the flat state list."""
+        return (
+            list(state.cell)
+            + [s for s in state.mechanisms if s is not None]
+            + ([] if state.attention is None else [state.attention])
+        )
+
+    def step_all(self, inputs, states, memory, training=None):
+        """As `step`, with the alignments of every mechanism (a list)."""
+        state = self.unpack_states(states)
 
         def run_cell(cell_inputs):
             sizes = self.cell.state_size
-            packed = (tree.pack_sequence_as(sizes, cell_states)
-                      if tree.is_nested(sizes) else cell_states)
+            packed = (tree.pack_sequence_as(sizes, state.cell)
+                      if tree.is_nested(sizes) else state.cell)
             output, new_cell = call_cell(
                 self.cell, cell_inputs, packed, training=training)
             return output, _flat(new_cell)
@@ -568,7 +596,7 @@ class AttentiveDecoder(keras.layers.Layer):
                 contexts, alignments, new_mech = [memory.values], [], []
             else:
                 contexts, alignments, new_mech = self._attend_all(
-                    cell_states[0], memory, mechanism_states, training)
+                    state.cell[0], memory, state.mechanisms, training)
             context = contexts[0] if len(contexts) == 1 else ops.concatenate(
                 contexts, axis=-1)
             output, new_cell = run_cell(ops.concatenate(
@@ -577,13 +605,12 @@ class AttentiveDecoder(keras.layers.Layer):
                 output = ops.concatenate(
                     [output, ops.cast(context, output.dtype)], axis=-1
                 )
-            extra = []
+            attention = None
         else:
-            previous = rest.pop(0)
             output, new_cell = run_cell(ops.concatenate(
-                [inputs, ops.cast(previous, inputs.dtype)], axis=-1))
+                [inputs, ops.cast(state.attention, inputs.dtype)], axis=-1))
             contexts, alignments, new_mech = self._attend_all(
-                output, memory, mechanism_states, training)
+                output, memory, state.mechanisms, training)
             if self.attention_layers:
                 parts = [
                     layer(ops.concatenate([output, c], axis=-1))
@@ -593,17 +620,15 @@ class AttentiveDecoder(keras.layers.Layer):
                 parts = contexts
             attention = parts[0] if len(parts) == 1 else ops.concatenate(
                 parts, axis=-1)
-            attention = ops.cast(attention, previous.dtype)
-            extra = [attention]
+            attention = ops.cast(attention, state.attention.dtype)
             if self.output_attention:
                 output = ops.cast(attention, output.dtype)
-        new_states = new_cell + [
-            ops.cast(s, old.dtype)
-            for s, old, stateful in zip(
-                new_mech, mechanism_states, self._stateful or [])
-            if stateful
-        ] + extra
-        return output, new_states, alignments
+        mechanisms = [
+            None if old is None else ops.cast(new, old.dtype)
+            for new, old in zip(new_mech, state.mechanisms)
+        ]
+        new_state = DecoderState(new_cell, mechanisms, attention)
+        return output, self.pack_states(new_state), alignments
 
     def step(self, inputs, states, memory, training=None):
         """One decoder step: `(y_t, new_states, α_t)`.
