@@ -75,16 +75,6 @@ def test_decoding_scores_equal_the_teacher_forced_model(use_attention):
     assert np.all(beam.log_probs[:, 0] >= greedy.log_probs - 1e-5)
 
 
-def test_model_beam_width_one_equals_greedy():
-    model = _model(seed=2)
-    source = _source(seed=3, batch=7)
-    greedy = model.generate(source)
-    beam = model.generate(source, method="beam", beam_width=1)
-    np.testing.assert_array_equal(beam.ids[:, 0], greedy.ids)
-    np.testing.assert_allclose(beam.log_probs[:, 0], greedy.log_probs,
-                               rtol=1e-5)
-
-
 def _decoder(model, method):
     def decode(source):
         return model.decode(source, method, beam_width=3,
