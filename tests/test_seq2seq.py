@@ -404,6 +404,17 @@ def test_bad_attention_arguments(kwargs, fragment):
         keras_seqmem.Seq2Seq(11, 9, embedding_dim=6, units=8, **kwargs)
 
 
+def _construction(layer):
+    """A layer's serialised config without build states (each encoder
+    direction builds its copy for its own input)."""
+    def strip(x):
+        if isinstance(x, dict):
+            return {k: strip(v) for k, v in x.items() if k != "build_config"}
+        return [strip(v) for v in x] if isinstance(x, (list, tuple)) else x
+
+    return strip(keras.saving.serialize_keras_object(layer))
+
+
 def _cell(kind):
     return {
         "keras_gru": lambda: keras.layers.GRUCell(8),
@@ -413,12 +424,7 @@ def _cell(kind):
     }[kind]()
 
 
-@pytest.mark.parametrize("kind", [
-    "keras_gru", "layernorm_lstm",
-    pytest.param("stacked", marks=pytest.mark.xfail(
-        strict=True, reason="AttentiveDecoder hands StackedRNNCells the flat "
-        "state list; the cell expects one nest per cell")),
-])
+@pytest.mark.parametrize("kind", ["keras_gru", "layernorm_lstm", "stacked"])
 def test_cell_instance_decodes_as_it_trains_and_saves(kind, tmp_path):
     """Any Keras RNN cell instance: the decoder runs it, each encoder
     direction a fresh copy of it, one bridge per (flattened) state; greedy
@@ -437,7 +443,7 @@ def test_cell_instance_decodes_as_it_trains_and_saves(kind, tmp_path):
     assert encoder_cells[-1] is not cell
     for copy in encoder_cells:
         assert type(copy) is type(cell)
-        assert copy.get_config() == cell.get_config()
+        assert _construction(copy) == _construction(cell)
     sizes = [int(s) for s in keras.tree.flatten(cell.state_size)]
     assert [bridge.units for bridge in model.bridges] == sizes
     source = _source(seed=26)

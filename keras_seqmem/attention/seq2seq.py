@@ -369,7 +369,7 @@ class Seq2Seq(keras.Model):
                 **self.cell_kwargs,
             )
         cell = self._given.cell
-        return cell.__class__.from_config(cell.get_config())
+        return cell.__class__.from_config(_unbuilt(cell.get_config()))
 
     def _make_cell(self, name):
         if self._cell_name is not None:
@@ -785,12 +785,21 @@ class Seq2Seq(keras.Model):
         }
 
 
-def _serialize(layer):
-    """The layer's construction config (without its build state: the model
-    builds it)."""
-    config = keras.saving.serialize_keras_object(layer)
-    config.pop("build_config", None)
+def _unbuilt(config):
+    """`config` without the build state of the layers it serialises (a
+    `StackedRNNCells` keeps its cells' `build_config`): the model builds
+    them, for the input each gets."""
+    if isinstance(config, dict):
+        return {k: _unbuilt(v) for k, v in config.items()
+                if k != "build_config"}
+    if isinstance(config, (list, tuple)):
+        return type(config)(_unbuilt(v) for v in config)
     return config
+
+
+def _serialize(layer):
+    """The layer's construction config (without its build state)."""
+    return _unbuilt(keras.saving.serialize_keras_object(layer))
 
 
 class _Untracked:
