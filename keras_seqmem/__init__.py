@@ -10,6 +10,7 @@ from keras_seqmem.attention import BahdanauAttention
 from keras_seqmem.attention import BahdanauMonotonicAttention
 from keras_seqmem.attention import LuongAttention
 from keras_seqmem.attention import LuongMonotonicAttention
+from keras_seqmem.attention import KerasAttentionAdapter
 from keras_seqmem.attention import Seq2Seq
 from keras_seqmem.memory import KeyValueMemory
 from keras_seqmem.memory import KeyValueMemoryNetwork
@@ -51,6 +52,7 @@ __all__ = [
     "LinearStart",
     "LuongAttention",
     "LuongMonotonicAttention",
+    "KerasAttentionAdapter",
     "MemN2N",
     "NTM",
     "NTMCell",

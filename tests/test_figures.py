@@ -238,10 +238,14 @@ SOURCES = {
         ["benchmarks/results/decoding_cpu2_2026-12-07_small_model.json"],
     ("docs/pages/decoding.md", "Decode time", 3):
         ["benchmarks/results/decoding_cpu2_2026-12-07_table.json"],
+    ("docs/pages/attentive_decoder.md", "tfa parity", 1):
+        ["benchmarks/results/tfa_parity_wrapper_2026-12-07.json"],
     ("docs/pages/layer_norm_rnn.md", "Figures", 1):
         ["benchmarks/results/tfa_parity_cells_*.json"],
     ("docs/pages/ntm.md", "Figures", 1): ["examples/results/ntm_*/*.json"],
     ("docs/pages/ntm.md", "Figures", 2): ["examples/results/ntm_*/*.json"],
+    ("docs/pages/seq2seq.md", "Decode time", 1):
+        ["benchmarks/results/decoding_cpu2_2026-12-07_seq2seq.json"],
     ("docs/pages/serving.md", "Latency", 1):
         ["benchmarks/results/serving_cpu2_*.json"],
     ("benchmarks/README.md", "`seq2seq.py` > Results", 1):

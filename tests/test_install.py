@@ -77,6 +77,7 @@ use("LuongAttention", k.LuongAttention(3), [x[:, 0], x])  # units = query depth
 use("BahdanauMonotonicAttention", k.BahdanauMonotonicAttention(4),
     [x[:, 0], x])
 use("LuongMonotonicAttention", k.LuongMonotonicAttention(3), [x[:, 0], x])
+use("KerasAttentionAdapter", k.KerasAttentionAdapter(keras.layers.Attention()), [x[:, 0], x])
 use("LayerNormLSTM", k.LayerNormLSTM(4), x)
 use("LayerNormSimpleRNN", k.LayerNormSimpleRNN(4), x)
 use("LayerNormLSTMCell", keras.layers.RNN(k.LayerNormLSTMCell(4)), x)

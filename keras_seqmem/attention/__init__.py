@@ -1,7 +1,8 @@
 """Attention mechanisms (Bahdanau, Luong, monotonic) and the seq2seq family
 built on them."""
 
-from keras_seqmem.attention.bahdanau import AttentionMechanism
+from keras_seqmem.attention.adapters import KerasAttentionAdapter
+from keras_seqmem.attention.mechanism import AttentionMechanism
 from keras_seqmem.attention.bahdanau import BahdanauAttention
 from keras_seqmem.attention.beam_search import DecodeResult
 from keras_seqmem.attention.beam_search import beam_search
@@ -9,6 +10,7 @@ from keras_seqmem.attention.beam_search import greedy_search
 from keras_seqmem.attention.beam_search import tile_batch
 from keras_seqmem.attention.decoder import AttentionMemory
 from keras_seqmem.attention.decoder import AttentiveDecoder
+from keras_seqmem.attention.decoder import DecoderState
 from keras_seqmem.attention.luong import LuongAttention
 from keras_seqmem.attention.monotonic import BahdanauMonotonicAttention
 from keras_seqmem.attention.monotonic import LuongMonotonicAttention
@@ -20,6 +22,8 @@ __all__ = [
     "AttentionMemory",
     "AttentiveDecoder",
     "AttentionMechanism",
+    "DecoderState",
+    "KerasAttentionAdapter",
     "BahdanauAttention",
     "BahdanauMonotonicAttention",
     "LuongAttention",
