@@ -318,9 +318,15 @@ def test_bad_inputs_and_decoding_arguments():
         model.generate(source, method="beam", beam_width=0)
     with pytest.raises(ValueError, match="length_penalty"):
         model.generate(source, method="beam", length_penalty=-1.0)
+    with pytest.raises(ValueError, match="coverage_penalty >= 0"):
+        model.generate(source, method="beam", coverage_penalty=-1.0)
+    with pytest.raises(ValueError, match="coverage_penalty expected"):
+        model.generate(source, coverage_penalty=0.5)
     plain = _model(seed=18, use_attention=False)
     with pytest.raises(ValueError, match="use_attention"):
         plain.generate(source, return_alignments=True)
+    with pytest.raises(ValueError, match="use_attention"):
+        plain.generate(source, method="beam", coverage_penalty=0.5)
 
 
 def test_output_mask_covers_exactly_the_target_tokens():
