@@ -4,10 +4,6 @@ built on them."""
 from keras_seqmem.attention.adapters import KerasAttentionAdapter
 from keras_seqmem.attention.mechanism import AttentionMechanism
 from keras_seqmem.attention.bahdanau import BahdanauAttention
-from keras_seqmem.attention.beam_search import DecodeResult
-from keras_seqmem.attention.beam_search import beam_search
-from keras_seqmem.attention.beam_search import greedy_search
-from keras_seqmem.attention.beam_search import tile_batch
 from keras_seqmem.attention.decoder import AttentionMemory
 from keras_seqmem.attention.decoder import AttentiveDecoder
 from keras_seqmem.attention.decoder import DecoderState
@@ -15,7 +11,11 @@ from keras_seqmem.attention.luong import LuongAttention
 from keras_seqmem.attention.monotonic import BahdanauMonotonicAttention
 from keras_seqmem.attention.monotonic import LuongMonotonicAttention
 from keras_seqmem.attention.monotonic import monotonic_attention
+from keras_seqmem.attention.seq2seq import ATTENTION_ORDERS
+from keras_seqmem.attention.seq2seq import ATTENTIONS
 from keras_seqmem.attention.seq2seq import CELLS
+from keras_seqmem.decoding import DecodeResult
+from keras_seqmem.decoding import tile_batch
 from keras_seqmem.attention.seq2seq import Seq2Seq
 
 __all__ = [
@@ -29,10 +29,10 @@ __all__ = [
     "LuongAttention",
     "LuongMonotonicAttention",
     "monotonic_attention",
+    "ATTENTION_ORDERS",
+    "ATTENTIONS",
     "CELLS",
     "Seq2Seq",
     "DecodeResult",
-    "beam_search",
-    "greedy_search",
     "tile_batch",
 ]
