@@ -72,6 +72,11 @@ def parse_args(argv=None):
                         help="attend before the decoder cell (bahdanau, "
                         "RNNsearch) or after it on its output (luong, tfa's "
                         "AttentionWrapper) (default bahdanau)")
+    parser.add_argument("--attention-layer-size", type=int, default=None,
+                        metavar="N",
+                        help="Luong order: project [h_t; c_t] to N units "
+                        "(tfa's attention_layer_size, W_a without bias); "
+                        "default none: the attentional vector is c_t")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=3e-3,
                         help="Adam learning rate (default 3e-3)")
@@ -173,7 +178,9 @@ def run(args):
         jit_compile=not args.no_jit, verbose=2,
         embedding_dim=args.embedding_dim,
         model_kwargs={"attention": args.attention,
-                      "attention_order": args.attention_order},
+                      "attention_order": args.attention_order,
+                      **({"attention_layer_size": args.attention_layer_size}
+                         if args.attention_layer_size else {})},
     )
     model = result.model
     train_seconds = result.seconds
@@ -356,6 +363,7 @@ def main(argv=None):
     print(f"dates: cell={args.cell} units={args.units} "
           f"attention={args.attention} "
           f"attention_order={args.attention_order} "
+          f"attention_layer_size={args.attention_layer_size} "
           f"embedding_dim={args.embedding_dim} epochs={args.epochs} "
           f"train_size={args.train_size} test_size={args.test_size} "
           f"batch_size={args.batch_size} learning_rate={args.learning_rate:g} "
@@ -391,6 +399,8 @@ def main(argv=None):
     if args.quick and not args.results:  # a smoke run's figures mean nothing
         return 0
     suffix = f"seed{args.seed}"
+    if args.attention_layer_size:
+        suffix = f"layer{args.attention_layer_size}_{suffix}"
     if (args.attention, args.attention_order) != ("bahdanau", "bahdanau"):
         suffix = f"{args.attention}_{args.attention_order}_order_{suffix}"
     path = args.results or _results.default_path("dates", suffix)

@@ -105,6 +105,19 @@ SLOW = (
     "LayerNormSimpleRNNCell)-seq-saved_model_export]",
     "test_layernorm_rnn.py::test_shared_layer_checks[RNN("
     "LayerNormSimpleRNNCell)-seq-xla_training_step]",
+    # Seq2Seq with every named cell: two stay in CI (lstm, peephole_lstm);
+    # the cell-instance tests (GRUCell, LayerNormLSTMCell, StackedRNNCells)
+    # and the JAX suite's Seq2Seq case cover the rest of the encoder/bridge
+    # code the other names go through.
+    "test_seq2seq.py::test_every_cell_kind_trains_and_decodes[coupled_lstm]",
+    "test_seq2seq.py::test_every_cell_kind_trains_and_decodes[gru]",
+    "test_seq2seq.py::test_every_cell_kind_trains_and_decodes[leaky_rnn]",
+    "test_seq2seq.py::test_every_cell_kind_trains_and_decodes[simple_rnn]",
+    # The Bahdanau-order decoder's export: Seq2Seq's export test serves the
+    # same decoder loop (and decodes in-graph); the Luong-order decoder's
+    # export (test_attentive_decoder.py) stays.
+    "test_attention.py::test_shared_layer_checks[AttentiveDecoder-"
+    "LSTMCell-check_saved_model_export]",
     # The backend-neutral suite under TensorFlow duplicates the family
     # files (test_recurrent.py, test_attention.py, ...), which run every
     # configuration on TensorFlow; CI runs it under JAX
