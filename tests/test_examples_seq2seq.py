@@ -137,3 +137,52 @@ def test_reversal_default_run_attention_holds_at_the_longest_length(
     # shortest tested.
     shortest = min(length for length, _ in rows)
     assert rows[shortest, 0][0] > without_exact, rows
+
+
+def _dates_summary():
+    sys.path.insert(0, str(ROOT / "examples"))
+    try:
+        import dates_summary
+    finally:
+        sys.path.remove(str(ROOT / "examples"))
+    return dates_summary
+
+
+def test_dates_summary_groups_by_mechanism_order_and_projection(tmp_path,
+                                                               capsys):
+    """The mechanism table: one row per (attention, order, W_a), the seeds
+    sorted, the means of the files' exact matches; files trained with other
+    settings are refused."""
+    summary = _dates_summary()
+    base = json.loads(
+        (ROOT / "examples/results/dates_2026-12-07/seed0.json").read_text())
+
+    def write(name, seed, greedy, beam, **settings):
+        record = json.loads(json.dumps(base))
+        record["settings"].update(seed=seed, **settings)
+        record["decoding"]["greedy"]["exact_match"] = greedy
+        record["decoding"]["beam"]["exact_match"] = beam
+        (tmp_path / f"{name}_seed{seed}.json").write_text(json.dumps(record))
+
+    write("a", 1, 0.5, 0.75)
+    write("a", 0, 0.25, 0.5)
+    write("b", 0, 0.125, 0.25, attention="luong", attention_order="luong")
+    write("c", 0, 1.0, 1.0, attention="luong", attention_order="luong",
+          attention_layer_size=8)
+    out = tmp_path / "summary.json"
+    assert summary.main([str(tmp_path), "--out", str(out)]) == 0
+    rows = {(r["attention"], r["order"], r["attention_layer_size"]): r
+            for r in json.loads(out.read_text())["rows"]}
+    assert set(rows) == {("bahdanau", "bahdanau", None),
+                         ("luong", "luong", None), ("luong", "luong", 8)}
+    first = rows["bahdanau", "bahdanau", None]
+    assert first["seeds"] == [0, 1]
+    assert first["greedy"] == [0.25, 0.5] and first["greedy_mean"] == 0.375
+    assert first["beam_mean"] == 0.625
+    assert rows["luong", "luong", 8]["greedy_mean"] == 1.0
+    printed = capsys.readouterr().out
+    assert "| luong | luong | 8 | 0 | 1.0000 | 1.0000 |" in printed
+
+    write("d", 2, 0.5, 0.5, epochs=base["settings"]["epochs"] + 1)
+    with pytest.raises(SystemExit, match="other settings"):
+        summary.main([str(tmp_path), "--out", str(out)])

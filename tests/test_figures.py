@@ -184,6 +184,8 @@ SOURCES = {
     (EX, f"{DATES} > Results", 1): ["examples/results/dates_*/seed0.json"],
     (EX, f"{DATES} > Results", 2): ["examples/results/dates_*/seed0.json"],
     (EX, f"{DATES} > Results", 3): ["examples/results/dates_*/seed*.json"],
+    (EX, f"{DATES} > Attention mechanisms: Bahdanau, Luong, monotonic "
+        "(2026-12-07)", 1): ["examples/results/dates_2026-12-07/summary.json"],
     (EX, f"{REVERSAL} > Results", 1):
         ["examples/results/reversal_attention_*/reversal_attention.json"],
     (EX, f"{REVERSAL} > Results", 2):
@@ -246,6 +248,8 @@ SOURCES = {
     ("docs/pages/ntm.md", "Figures", 2): ["examples/results/ntm_*/*.json"],
     ("docs/pages/seq2seq.md", "Decode time", 1):
         ["benchmarks/results/decoding_cpu2_2026-12-07_seq2seq.json"],
+    ("docs/pages/seq2seq.md", "Figures", 1):
+        ["examples/results/dates_2026-12-07/summary.json"],
     ("docs/pages/serving.md", "Latency", 1):
         ["benchmarks/results/serving_cpu2_*.json"],
     ("benchmarks/README.md", "`seq2seq.py` > Results", 1):
