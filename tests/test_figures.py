@@ -242,6 +242,8 @@ SOURCES = {
         ["benchmarks/results/decoding_cpu2_2026-12-07_table.json"],
     ("docs/pages/attentive_decoder.md", "tfa parity", 1):
         ["benchmarks/results/tfa_parity_wrapper_2026-12-07.json"],
+    ("docs/pages/decoding.md", "Decode time", 4):
+        ["benchmarks/results/decoding_cpu2_2026-12-07_table_quiet.json"],
     ("docs/pages/layer_norm_rnn.md", "Figures", 1):
         ["benchmarks/results/tfa_parity_cells_*.json"],
     ("docs/pages/ntm.md", "Figures", 1): ["examples/results/ntm_*/*.json"],
