@@ -1,0 +1,203 @@
+"""benchmarks/gpu.py: the --quick run, the CPU refusal and the budget guard.
+
+The quick run and the refusal are subprocesses started together (the
+refusal only imports and stops, so it overlaps the quick run, and so do
+the budget tests, run in this process meanwhile); each test waits for its
+own. Not a timing assertion: every printed ratio is
+checked against the ratio recomputed from the timed samples of the results
+file, and the goal check against the rule applied to those ratios.
+"""
+
+import importlib
+import json
+import os
+import pathlib
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "benchmarks" / "gpu.py"
+LAYERS = ("PeepholeLSTM", "CoupledLSTM", "LeakyRNN", "LayerNormLSTM",
+          "LayerNormSimpleRNN")
+TIMEOUT = 300
+
+
+def _start(args, **env):
+    return subprocess.Popen(
+        [sys.executable, str(SCRIPT), *args], stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, env={**os.environ, **env})
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("gpu")
+    procs = {
+        "quick": (_start(["--quick", "--json", str(tmp / "quick.json")]),
+                  tmp / "quick.json"),
+        # No GPU (hidden, should the machine have one) and no --quick.
+        "refuse": (_start(["--json", str(tmp / "refuse.json")],
+                          CUDA_VISIBLE_DEVICES=""), tmp / "refuse.json"),
+    }
+    yield procs
+    for proc, _ in procs.values():
+        if proc.poll() is None:
+            proc.kill()
+
+
+def _wait(runs, name):
+    proc, path = runs[name]
+    out, err = proc.communicate(timeout=TIMEOUT)
+    return proc.returncode, out, err, path
+
+
+def _ratio(timing, ours, base):
+    """(ours / base throughput, paired) from the timed samples."""
+    a = np.asarray(timing[base]["samples_s"])
+    b = np.asarray(timing[ours]["samples_s"])
+    return np.median(a) / np.median(b), np.median(a / b)
+
+
+def _same(printed, value):
+    """A printed 2-decimal figure is the value rounded."""
+    return abs(float(printed) - value) <= 0.005 + 1e-9
+
+
+def _gpu_module():
+    """benchmarks/gpu.py imported here (its folder on sys.path only while
+    importing)."""
+    folder = str(ROOT / "benchmarks")
+    sys.path.insert(0, folder)
+    try:
+        return importlib.import_module("gpu")
+    finally:
+        sys.path.remove(folder)
+
+
+def test_budget_guard_uses_the_last_case_of_a_kind(runs):
+    # Fake clock: a case starts only while spent + the last case of its
+    # kind fits; a kind not seen yet is estimated at 0. (Takes `runs` so
+    # that the subprocesses start first and overlap this import.)
+    gpu = _gpu_module()
+    now = [0.0]
+    budget = gpu.Budget(10.0, clock=lambda: now[0])
+    assert budget.allows("a1", "a")
+    now[0] = 4.0
+    budget.done("a", 4.0)
+    assert budget.allows("a2", "a")  # 4 + 4 <= 10
+    now[0] = 7.0
+    assert not budget.allows("a3", "a")  # 7 + 4 > 10
+    assert budget.allows("b1", "b")  # 7 + 0
+    now[0] = 10.5
+    assert not budget.allows("b2", "b")
+    assert [s["case"] for s in budget.skipped] == ["a3", "b2"]
+    assert budget.skipped[0]["estimate_s"] == 4.0
+
+
+def test_budget_guard_stops_adding_cases(tmp_path, capsys):
+    # A planted budget of 0 s: the run says so for every case and measures
+    # nothing (the quick run, in this process, stops before its first case).
+    path = tmp_path / "budget.json"
+    rc = _gpu_module().main(["--quick", "--budget", "0", "--json", str(path)])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    report = json.loads(path.read_text())
+    cases = [f"recurrent tiny {layer}" for layer in LAYERS]
+    cases += ["ntm", "memn2n", "seq2seq"]
+    assert [s["case"] for s in report["budget"]["skipped"]] == cases
+    assert report["recurrent"] == [] and report["ntm"] is None
+    assert report["memn2n"] is None and report["seq2seq"] is None
+    for case in cases:
+        assert f": skipping {case}\n" in out
+    assert f"{len(cases)} case(s) skipped" in out
+    assert all(report["goal"]["layers"][l]["met"] is None for l in LAYERS)
+    assert out.count("not measured (budget)") == len(LAYERS)
+
+
+def test_refuses_gpu_figures_on_a_cpu(runs):
+    rc, out, err, path = _wait(runs, "refuse")
+    assert rc == 2, out + err
+    assert out == ""
+    lines = [l for l in err.splitlines() if l.startswith("gpu.py:")]
+    assert len(lines) == 1 and "no GPU" in lines[0], err
+    assert "--quick" in lines[0] and "--allow-cpu" in lines[0]
+    assert not path.exists()
+
+
+def test_quick_run_prints_the_ratios_of_its_samples(runs):
+    rc, out, err, path = _wait(runs, "quick")
+    assert rc == 0, out[-3000:] + err[-3000:]
+    report = json.loads(path.read_text())
+    assert report["quick"] is True
+    env = report["environment"]
+    for key in ("command", "date", "tensorflow", "keras", "numpy", "python"):
+        assert env[key]
+    assert "--quick" in env["command"]
+    assert report["device"]["name"]
+    assert report["seeds"]["weights"] == 0
+    assert report["budget"]["skipped"] == [] and report["xla_dropped"] == []
+    repeats = report["args"]["repeats"]
+
+    # Recurrent rows: every layer x mode, both ratios as printed.
+    rows = report["recurrent"]
+    assert {(r["layer"], r["mode"]) for r in rows} == {
+        (l, m) for l in LAYERS for m in ("train", "infer")}
+    printed = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if parts[:2] and parts[0] in LAYERS and parts[1] == "tiny":
+            printed[parts[0], parts[2]] = parts
+    assert len(printed) == len(rows)
+    worst = {}
+    for r in rows:
+        timing = r["timing"]
+        assert all(len(timing[m]["samples_s"]) == repeats
+                   for m in ("ours", "cudnn", "lstm_xla"))
+        p = printed[r["layer"], r["mode"]]
+        batch = r["batch"]
+        for col, model in ((3, "ours"), (4, "cudnn"), (5, "lstm_xla")):
+            assert float(p[col]) == pytest.approx(
+                batch / np.median(timing[model]["samples_s"]), abs=0.051)
+        r_c, p_c = _ratio(timing, "ours", "cudnn")
+        r_x, p_x = _ratio(timing, "ours", "lstm_xla")
+        for col, value in ((6, r_c), (7, p_c), (8, r_x), (9, p_x)):
+            assert _same(p[col], value), (p, col, value)
+        assert p[11] == "yes"  # XLA really used by ours and LSTM+XLA
+        assert r["cudnn"] is False  # no GPU: no cuDNN
+        worst[r["layer"]] = min(worst.get(r["layer"], np.inf), r_c)
+
+    # The goal check follows from the recomputed ratios.
+    for layer in LAYERS:
+        line = next(l for l in out.splitlines()
+                    if l.startswith(f"  {layer} "))
+        met = worst[layer] >= 1 / 1.5
+        verdict = re.match(rf"  {layer} +(met|not met) \(worst (\S+),", line)
+        assert verdict, line
+        assert verdict.group(1) == ("met" if met else "not met"), line
+        assert _same(verdict.group(2), worst[layer]), line
+        assert report["goal"]["layers"][layer]["met"] == met
+        assert "not a GPU figure" in line
+
+    # NTM and MemN2N: ratio = baseline time / ours.
+    for section, ours, base, title in (
+            ("ntm", "ntm", "lstm", "ntm seq/s"),
+            ("memn2n", "memn2n", "keras", "memn2n q/s")):
+        line = next(l for l in out.splitlines() if l.startswith(title))
+        ratio, paired = re.search(r"ratio (\S+) paired (\S+);", line).groups()
+        r, p = _ratio(report[section]["timing"], ours, base)
+        assert _same(ratio, r) and _same(paired, p), line
+    assert report["memn2n"]["equivalence"]["logits"] <= 1e-4
+
+    # Seq2Seq: beam / greedy time.
+    s2s = report["seq2seq"]
+    samples = {row["method"]: np.asarray(row["timing"]["samples_s"])
+               for row in s2s["rows"]}
+    line = next(l for l in out.splitlines() if "/ greedy time:" in l)
+    ratio, paired = re.search(r"ratio (\S+) paired (\S+)", line).groups()
+    assert _same(ratio, np.median(samples["beam"])
+                 / np.median(samples["greedy"]))
+    assert _same(paired, np.median(samples["beam"] / samples["greedy"]))
+    assert all(row["xla"] == "yes" for row in s2s["rows"])
