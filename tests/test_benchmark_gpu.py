@@ -117,6 +117,34 @@ def test_budget_guard_stops_adding_cases(tmp_path, capsys):
     assert out.count("not measured (budget)") == len(LAYERS)
 
 
+def test_goal_check_follows_the_ratios(capsys):
+    # "within 1.5x of cuDNN LSTM": met when every ratio against cuDNN is
+    # >= 1 / 1.5, from the rows given (the quick run's ratios are all near
+    # 1 on a CPU, so the verdict "not met" is checked here).
+    gpu = _gpu_module()
+
+    def row(layer, shape, mode, ratio, cudnn=True):
+        return {"layer": layer, "shape": shape, "mode": mode,
+                "ratio_cudnn": ratio, "cudnn": cudnn}
+
+    rows = [row("A", "reference", "train", 0.90),
+            row("A", "large", "infer", 0.67),  # 1 / 0.67 = 1.49x slower
+            row("B", "reference", "train", 1.20),
+            row("B", "large", "train", 0.66),  # 1.52x slower
+            row("C", "reference", "infer", 2.0, cudnn=False)]
+    goal = gpu.goal_check(rows, ["A", "B", "C", "D"])
+    assert [goal[k]["met"] for k in "ABCD"] == [True, False, True, None]
+    assert goal["B"]["worst"] == "large train"
+    assert goal["B"]["worst_ratio_cudnn"] == 0.66
+    gpu.print_goal(goal)
+    out = capsys.readouterr().out
+    assert "  A                   met (worst 0.67, large infer;" in out
+    assert "  B                   not met (worst 0.66, large train;" in out
+    assert "not a GPU figure" in out.split("  C ")[1]
+    assert "not a GPU figure" not in out.split("  A ")[1].split("\n")[0]
+    assert "  D                   not measured (budget)" in out
+
+
 def test_refuses_gpu_figures_on_a_cpu(runs):
     rc, out, err, path = _wait(runs, "refuse")
     assert rc == 2, out + err
