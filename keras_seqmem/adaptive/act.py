@@ -33,6 +33,35 @@ def _as_list(states):
     return [states]
 
 
+def _vjp(step_fn, x, chain, weights, cotangents):
+    """Vector-Jacobian product of one ponder step `step_fn(x, chain,
+    weights) -> (output, new_states, h)`, whose cotangents
+    `cotangents(outs) -> ((ct_output, ct_states, ct_h), extra)` depend on
+    its outputs. Returns `(d_x, d_chain, d_weights, extra)`."""
+    if keras.backend.backend() == "jax":
+        import jax
+
+        outs, pullback = jax.vjp(
+            lambda x, chain, weights: step_fn(x, chain, weights),
+            x, list(chain), list(weights))
+        cts, extra = cotangents(outs)
+        d_x, d_chain, d_w = pullback((cts[0], list(cts[1]), cts[2]))
+        return d_x, list(d_chain), list(d_w), extra
+    import tensorflow as tf
+
+    chain, weights = list(chain), list(weights)
+    with tf.GradientTape() as tape:
+        tape.watch([x, *chain, *weights])
+        output, new_states, h = step_fn(x, chain, weights)
+    (ct_out, ct_states, ct_h), extra = cotangents((output, new_states, h))
+    grads = tape.gradient(
+        [output, *new_states, h], [x, *chain, *weights],
+        output_gradients=[ct_out, *ct_states, ct_h],
+        unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    n = len(chain)
+    return grads[0], grads[1 : 1 + n], grads[1 + n:], extra
+
+
 @keras.saving.register_keras_serializable(package="keras_seqmem")
 class ACT(keras.layers.Layer):
     """Adaptive Computation Time around a Keras RNN cell (Graves 2016).
@@ -240,8 +269,11 @@ class ACT(keras.layers.Layer):
         logits = ops.matmul(u, ops.cast(self.halting_kernel, work))
         return ops.sigmoid(logits + ops.cast(self.halting_bias, work))[:, 0]
 
-    def ponder(self, inputs, states, training=False):
+    def ponder(self, inputs, states, training=False, weight_values=None):
         """One input step with its ponder loop.
+
+        `weight_values`: `read_weights()`, read by the caller (`ACTRNN` reads them once, outside its time loop);
+        read here when None.
 
         Returns:
             `(output, new_states, steps, remainder)`: the halting-weighted
@@ -249,6 +281,31 @@ class ACT(keras.layers.Layer):
         """
         states = _as_list(states)
         inputs = ops.cast(inputs, self.compute_dtype)
+        if keras.backend.backend() not in ("tensorflow", "jax"):
+            return self._ponder_loop(inputs, states, training)
+        variables = self._ponder_variables()
+        if weight_values is None:
+            weight_values = self.read_weights()
+        weight_values = list(weight_values)
+        return self._ponder_with_gradient(inputs, states, training,
+                                          variables, weight_values)
+
+    def _ponder_variables(self):
+        # The float variables the ponder step reads (the inner cell's and
+        # the halting unit's), passed to it as values.
+        return [v for v in self.variables
+                if keras.backend.is_float_dtype(v.dtype)]
+
+    def read_weights(self):
+        """The values of the cell's float variables (the inner cell's, then
+        the halting unit's): what `ponder` takes as `weight_values`."""
+        return [ops.copy(v) for v in self._ponder_variables()]
+
+    def _ponder_loop(self, inputs, states, training, differentiable=True):
+        """The ponder loop itself: a `while` loop bounded by M that ends
+        when every example has halted. `differentiable` on JAX: a
+        `fori_loop` of M iterations (JAX cannot differentiate a `while`
+        loop in reverse mode)."""
         work = self._work()
         state_dtypes = [s.dtype for s in states]
         batch = ops.shape(inputs)[0]
@@ -304,12 +361,10 @@ class ACT(keras.layers.Layer):
             zeros,
             zeros,
         )
-        if keras.backend.backend() == "jax":
+        if differentiable and keras.backend.backend() == "jax":
             # JAX cannot differentiate a while loop in reverse mode; a
             # fori_loop with static bounds is a scan, which it can. Once
-            # every example has halted, `cond` skips the cell (the early
-            # exit as far as JAX allows: the remaining iterations are
-            # empty).
+            # every example has halted, `cond` skips the cell.
             def scan_body(_, loop):
                 return ops.cond(cond(*loop), lambda: tuple(body(*loop)),
                                 lambda: tuple(loop))
@@ -325,6 +380,176 @@ class ACT(keras.layers.Layer):
         output = ops.cast(acc_out, self.compute_dtype)
         new_states = [ops.cast(s, d) for s, d in zip(acc_states, state_dtypes)]
         return output, new_states, steps, remainder
+
+    def _ponder_with_gradient(self, inputs, states, training, variables,
+                              weight_values):
+        """`_ponder_loop` with a hand-written gradient whose cost follows
+        the ponder steps taken, whatever M.
+
+        Differentiating the `while` loop itself keeps, under XLA, buffers
+        of M iterations for every intermediate of the loop body, which the
+        time loop around it copies at every input step: the training step
+        grew with M even when every example halted after two steps. Here
+        the forward pass is the `while` loop, not differentiated (nothing
+        is kept); the backward pass runs the cell again from the step's
+        input states, keeping only the chain of inner states (one buffer
+        of M slots per state, local to the backward step), then goes back
+        through the `n` steps taken (n = the largest N(t) of the batch),
+        each one's vector-Jacobian product taken of a fresh call of the
+        cell and halting unit:
+
+            ∂L/∂y^n = p^n g_y,   ∂L/∂s^n = p^n g_s + ∂L/∂s^n (from step n+1)
+            ∂L/∂p^n = <g_y, y^n> + Σ <g_s, s^n>
+            ∂L/∂h^n = ∂L/∂p^n − ∂L/∂p^N − g_R   for n < N, 0 otherwise
+
+        (g_y, g_s, g_R the gradients of the step's output, states and
+        R(t); `p^N = R(t) = 1 − Σ_{n<N} h^n`). The same function and
+        gradients as differentiating the loop, in another summation order.
+        """
+        work = self._work()
+        cell = self.cell
+        state_dtypes = [s.dtype for s in states]
+        num_states = len(states)
+        max_steps = self.max_ponder_steps
+        input_dim = inputs.shape[-1]
+
+        def step_fn(x, chain, weights):
+            """One ponder step: the inner cell and the halting unit."""
+            with keras.StatelessScope(
+                    state_mapping=list(zip(variables, weights))):
+                output, new_states = call_cell(cell, x, list(chain),
+                                               training=training)
+                new_states = [ops.cast(s, d) for s, d in
+                              zip(_as_list(new_states), state_dtypes)]
+                h = self._halting(output, new_states)
+            return output, new_states, h
+
+        @ops.custom_gradient
+        def run(inputs, *args):
+            states = list(args[:num_states])
+            weights = list(args[num_states:])
+            with keras.StatelessScope(
+                    state_mapping=list(zip(variables, weights))):
+                output, new_states, steps, remainder = self._ponder_loop(
+                    inputs, states, training, differentiable=False)
+
+            def grad(*upstream, **_):
+                if len(upstream) == 1 and isinstance(upstream[0],
+                                                     (tuple, list)):
+                    upstream = tuple(upstream[0])  # JAX: one tuple
+                return self._ponder_gradient(
+                    step_fn, inputs, states, weights, steps, remainder,
+                    upstream, work, max_steps, input_dim)
+
+            return (output, *new_states, steps, remainder), grad
+
+        result = run(inputs, *states, *weight_values)
+        output = result[0]
+        new_states = list(result[1 : 1 + num_states])
+        steps, remainder = result[1 + num_states], result[2 + num_states]
+        return output, new_states, steps, remainder
+
+    def _ponder_gradient(self, step_fn, inputs, states, weights, steps,
+                         remainder, upstream, work, max_steps, input_dim):
+        num_states = len(states)
+        batch = ops.shape(inputs)[0]
+
+        g_out = upstream[0]
+        g_out = (ops.zeros((batch, self.output_size), work) if g_out is None
+                 else ops.cast(g_out, work))
+        g_states = [ops.cast(g, work) if g is not None else
+                    ops.zeros(ops.shape(s), work)
+                    for g, s in zip(upstream[1 : 1 + num_states], states)]
+        g_rem = upstream[2 + num_states]
+        g_rem = (ops.zeros((batch,), work) if g_rem is None
+                 else ops.cast(g_rem, work))
+        taken = ops.cast(ops.max(ops.concatenate(
+            [steps, ops.zeros((1,), steps.dtype)])), "int32")
+        ones = ops.ones((batch, 1), inputs.dtype)
+        first_input = ops.concatenate([inputs, ones], axis=-1)
+        later_input = ops.concatenate([inputs, ones * 0], axis=-1)
+
+        def x_at(k):
+            first = ops.cast(ops.equal(k, 0), inputs.dtype)
+            return first * first_input + (1 - first) * later_input
+
+        # 1. The chain of inner states before each step taken:
+        # chain[k] = s^k (s^0 the step's input states), k < taken.
+        buffers = [ops.zeros((max_steps,) + tuple(ops.shape(s)), s.dtype)
+                   for s in states]
+        # (scatter_update, not slice_update: TF's slice_update is an XLA op
+        # that an exported SavedModel cannot hold.)
+        index0 = ops.zeros((1, 1), "int32")
+        buffers = [ops.scatter_update(b, index0, s[None])
+                   for b, s in zip(buffers, states)]
+
+        def chain_cond(k, *_):
+            return ops.less(k + 1, taken)
+
+        def chain_body(k, *loop):
+            chain = list(loop[:num_states])
+            bufs = list(loop[num_states:])
+            _, new_states, _ = step_fn(x_at(k), chain, weights)
+            index = ops.reshape(k + 1, (1, 1))
+            bufs = [ops.scatter_update(b, index, s[None])
+                    for b, s in zip(bufs, new_states)]
+            return (k + 1, *new_states, *bufs)
+
+        loop = ops.while_loop(
+            chain_cond, chain_body,
+            (ops.convert_to_tensor(0, "int32"), *states, *buffers),
+            maximum_iterations=max_steps)
+        buffers = list(loop[1 + num_states:])
+
+        # 2. Back through the steps taken, last first.
+        def back_cond(k, *_):
+            return ops.greater_equal(k, 0)
+
+        def back_body(k, *loop):
+            d_chain = list(loop[:num_states])
+            d_in = loop[num_states]
+            q = loop[num_states + 1]
+            d_w = list(loop[num_states + 2:])
+            chain = [ops.take(b, k, axis=0) for b in buffers]
+            k_f = ops.cast(k, work)
+            running = ops.less(k_f, steps)
+            halting = ops.equal(k_f, steps - 1.0)
+
+            def cotangents(outs):
+                output, new_states, h = outs
+                running_f = ops.cast(running, work)
+                p = ops.where(halting, remainder, running_f * h)
+                dp = ops.sum(g_out * ops.cast(output, work), axis=-1)
+                for g, s in zip(g_states, new_states):
+                    dp = dp + ops.sum(g * ops.cast(s, work), axis=-1)
+                new_q = ops.where(halting, dp, q)
+                inside = ops.logical_and(running, ops.logical_not(halting))
+                dh = ops.where(inside, dp - new_q - g_rem, ops.zeros_like(dp))
+                ct_out = ops.cast(p[:, None] * g_out, output.dtype)
+                ct_states = [ops.cast(p[:, None] * g + ops.cast(d, work),
+                                      s.dtype)
+                             for g, d, s in zip(g_states, d_chain,
+                                                new_states)]
+                return (ct_out, ct_states, ops.cast(dh, h.dtype)), new_q
+
+            d_x, d_prev, d_wk, new_q = _vjp(step_fn, x_at(k), chain,
+                                            weights, cotangents)
+            d_in = d_in + ops.cast(d_x[:, :input_dim], d_in.dtype)
+            d_w = [a + ops.cast(g, a.dtype) for a, g in zip(d_w, d_wk)]
+            d_prev = [ops.cast(d, s.dtype) for d, s in zip(d_prev, states)]
+            return (k - 1, *d_prev, d_in, new_q, *d_w)
+
+        initial = (taken - 1,
+                   *[ops.zeros(ops.shape(s), s.dtype) for s in states],
+                   ops.zeros(ops.shape(inputs), inputs.dtype),
+                   ops.zeros((batch,), work),
+                   *[ops.zeros(ops.shape(w), w.dtype) for w in weights])
+        loop = ops.while_loop(back_cond, back_body, initial,
+                              maximum_iterations=max_steps)
+        d_states = list(loop[1 : 1 + num_states])
+        d_in = loop[1 + num_states]
+        d_w = list(loop[3 + num_states:])
+        return (d_in, *d_states, *d_w)
 
     def call(self, inputs, states, training=False):
         # ACTRNN runs `ponder` and adds the cost; `call` is what any other
@@ -485,12 +710,17 @@ class ACTRNN(keras.layers.RNN):
         # or the ponder counts of every step); the ponder cost is summed in
         # an extra state, which a masked step keeps (padding costs 0).
         keep_all = self.return_sequences or self.return_ponder
+        # The cell's weights, read once outside the time loop (the ponder
+        # step's gradient takes them as values).
+        weights = (cell.read_weights()
+                   if keras.backend.backend() in ("tensorflow", "jax")
+                   else None)
         total0 = ops.zeros((ops.shape(sequences)[0], 1), work)
 
         def step(inputs, states):
             states, total = states[:num_states], states[num_states]
             output, new_states, steps, remainder = cell.ponder(
-                inputs, states, training=training)
+                inputs, states, training=training, weight_values=weights)
             output = ops.cast(output, work)
             if self.return_ponder:
                 output = ops.concatenate(
