@@ -43,7 +43,10 @@ Without a GPU the script refuses (exit status 2, one line) unless given
 `--quick` (a smoke run on tiny shapes, under a minute on 2 CPU cores; the
 results file says `"quick": true`) or `--allow-cpu` (the full run on the
 CPU, marked so). TensorFlow backend only: Keras's LSTM runs cuDNN only
-there. Exit status 3 when XLA was requested but not used somewhere.
+there. A case that raises is recorded (`errors`) and the run goes on; the
+results file is rewritten after every case (`"complete": false` until the
+end), so a run cut short keeps what it measured. Exit status 4 when a case
+failed, 3 when XLA was requested but not used somewhere, else 0.
 
     python benchmarks/gpu.py                 # on a GPU machine, < 8 min
     python benchmarks/gpu.py --quick         # smoke run anywhere, < 60 s
@@ -119,9 +122,10 @@ def log(*parts):
 class Budget:
     """Stops adding cases once the run would go over `seconds`.
 
-    A case of some kind may start only while the time spent so far plus the
-    duration of the last case of the same kind (0 before the first) fits
-    in the budget; a refused case is recorded in `skipped` and said.
+    A case of some kind may start only while the time spent so far plus its
+    estimate fits in the budget: the duration of the last case of the same
+    kind, or, for a kind not seen yet, of the longest case so far (0 before
+    the first case). A refused case is recorded in `skipped` and said.
     """
 
     def __init__(self, seconds, clock=time.perf_counter):
@@ -135,13 +139,14 @@ class Budget:
         return self.clock() - self.start
 
     def allows(self, case, kind):
-        spent, estimate = self.spent(), self.last.get(kind, 0.0)
+        spent = self.spent()
+        estimate = self.last.get(kind, max(self.last.values(), default=0.0))
         if spent + estimate <= self.seconds:
             return True
         self.skipped.append({"case": case, "spent_s": spent,
                              "estimate_s": estimate})
         log(f"!! budget: {spent:.1f} s spent of {self.seconds:.1f} s "
-            f"(the last {kind} case took {estimate:.1f} s): skipping {case}")
+            f"(estimate of the next case {estimate:.1f} s): skipping {case}")
         return False
 
     def done(self, kind, seconds):
@@ -251,7 +256,21 @@ def format_row(r):
     )
 
 
-def run_recurrent(args, budget, result):
+def guarded(result, case, fn, *fn_args):
+    """fn(*fn_args); an exception is recorded in result["errors"] and said,
+    and the run goes on with the next case (a one-shot GPU run must not
+    lose the cases that worked)."""
+    try:
+        return fn(*fn_args)
+    except Exception as error:  # noqa: BLE001 -- reported, exit status 4
+        message = f"{type(error).__name__}: {error}".splitlines()[0][:500]
+        result["errors"].append({"case": case, "error": message})
+        log(f"!! {case} failed: {message}")
+        keras.backend.clear_session()
+        return None
+
+
+def run_recurrent(args, budget, result, save):
     log("")
     log("== recurrent layers (ours with XLA) vs keras.layers.LSTM: cuDNN "
         "(no XLA, default args) and LSTM+XLA (use_cudnn=False) ==")
@@ -272,12 +291,15 @@ def run_recurrent(args, budget, result):
                 for name, (make, jit) in BASELINES.items():
                     keras.utils.set_random_seed(args.seed)
                     baselines[name] = recurrent.build_model(make, sargs, jit)
+                log(f"-- {shape_name}: baselines built [{budget_clock():.0f}s]")
             if not header_done:
                 log(RECURRENT_HEADER)
                 header_done = True
-            result["recurrent"] += recurrent_case(
-                args, shape_name, layer_name, baselines, data)
+            rows = guarded(result, case, recurrent_case, args, shape_name,
+                           layer_name, baselines, data)
+            result["recurrent"] += rows or []
             budget.done(f"recurrent/{shape_name}", time.perf_counter() - t0)
+            save()
         del baselines
         keras.backend.clear_session()
 
@@ -395,10 +417,18 @@ def run_memn2n(args, budget, result):
     story, question, answer = (tf.constant(a) for a in memory.make_data(
         margs, margs.memory_size, args.seed))
     ours([story, question])  # build, then check before any training step
-    check = memory.check_equivalence(
-        ours, base, words, temporal,
-        memory.make_data(margs, margs.memory_size, args.seed + 1,
-                         full_sentences=True))
+    # On Ampere and later GPUs TensorFlow multiplies float32 matrices in
+    # TF32 (10-bit mantissa) by default, too coarse for the 1e-4 check:
+    # the check runs in full float32, the timing with the default.
+    tf32 = tf.config.experimental.tensor_float_32_execution_enabled()
+    tf.config.experimental.enable_tensor_float_32_execution(False)
+    try:
+        check = memory.check_equivalence(
+            ours, base, words, temporal,
+            memory.make_data(margs, margs.memory_size, args.seed + 1,
+                             full_sentences=True))
+    finally:
+        tf.config.experimental.enable_tensor_float_32_execution(tf32)
     timings = _timing.time_interleaved(
         {"memn2n": lambda: ours.train_on_batch([story, question], answer),
          "keras": lambda: base.train_on_batch([story, question], answer)},
@@ -544,15 +574,40 @@ def main(argv=None):
         for k, s in args.shapes.items()) + f"; budget {args.budget:.0f} s")
 
     budget = Budget(args.budget)
-    result = {"recurrent": [], "ntm": None, "memn2n": None, "seq2seq": None}
+    result = {"recurrent": [], "ntm": None, "memn2n": None, "seq2seq": None,
+              "errors": []}
+    report = {
+        "quick": bool(args.quick),
+        "cpu_run": device["kind"] != "gpu",
+        "complete": False,
+        "environment": env, "device": device,
+        "tf32": tf.config.experimental.tensor_float_32_execution_enabled(),
+        "args": dict(vars(args)),
+        "seeds": {"weights": args.seed, "recurrent_data": 0, "ntm_data": 0,
+                  "memn2n_data": args.seed, "memn2n_check": args.seed + 1,
+                  "seq2seq_data": 0},
+        "budget": {"seconds": args.budget, "skipped": budget.skipped},
+        "result": result,
+    }
+
+    def save():
+        """The results so far (after every case: a run cut short by the
+        machine's time limit keeps what it measured)."""
+        report["budget"]["spent_s"] = budget.spent()
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)),
+                    exist_ok=True)
+        flat = {k: v for k, v in report.items() if k != "result"}
+        flat.update(result)
+        with open(args.json, "w") as f:
+            json.dump(flat, f, indent=1, default=float)
+
     if "recurrent" in args.parts:
-        run_recurrent(args, budget, result)
-    if "ntm" in args.parts:
-        run_ntm(args, budget, result)
-    if "memn2n" in args.parts:
-        run_memn2n(args, budget, result)
-    if "seq2seq" in args.parts:
-        run_seq2seq(args, budget, result)
+        run_recurrent(args, budget, result, save)
+    for part, fn in (("ntm", run_ntm), ("memn2n", run_memn2n),
+                     ("seq2seq", run_seq2seq)):
+        if part in args.parts:
+            guarded(result, part, fn, args, budget, result)
+            save()
     goal = goal_check(result["recurrent"], args.layers)
     if "recurrent" in args.parts:
         print_goal(goal)
@@ -573,29 +628,17 @@ def main(argv=None):
             + ", ".join(s["case"] for s in budget.skipped))
     for d in dropped:
         log(f"!! XLA requested but not used: {d}")
-    elapsed = budget.spent()
-    log(f"total time: {elapsed:.0f}s")
-
-    report = {
-        "quick": bool(args.quick),
-        "cpu_run": device["kind"] != "gpu",
-        "environment": env, "device": device,
-        "args": {k: v for k, v in vars(args).items()},
-        "seeds": {"weights": args.seed, "recurrent_data": 0, "ntm_data": 0,
-                  "memn2n_data": args.seed, "memn2n_check": args.seed + 1,
-                  "seq2seq_data": 0},
-        "goal": {"within": GOAL, "min_ratio_cudnn": 1.0 / GOAL,
-                 "layers": goal},
-        "budget": {"seconds": args.budget, "spent_s": elapsed,
-                   "skipped": budget.skipped},
-        "xla_dropped": dropped,
-        **result,
-        "elapsed_s": elapsed,
-    }
-    os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-    with open(args.json, "w") as f:
-        json.dump(report, f, indent=1, default=float)
+    for e in result["errors"]:
+        log(f"!! failed: {e['case']}: {e['error']}")
+    log(f"total time: {budget.spent():.0f}s")
+    report.update({"goal": {"within": GOAL, "min_ratio_cudnn": 1.0 / GOAL,
+                            "layers": goal},
+                   "xla_dropped": dropped, "complete": True,
+                   "elapsed_s": budget.spent()})
+    save()
     log(f"wrote {args.json}")
+    if result["errors"]:
+        return 4
     return 3 if dropped else 0
 
 

@@ -1,9 +1,8 @@
 """benchmarks/gpu.py: the --quick run, the CPU refusal and the budget guard.
 
-The quick run and the refusal are subprocesses started together (the
-refusal only imports and stops, so it overlaps the quick run, and so do
-the budget tests, run in this process meanwhile); each test waits for its
-own. Not a timing assertion: every printed ratio is
+The quick run is a subprocess, started first; the other tests run in this
+process meanwhile (the CPU refusal and the planted budget call `main`,
+which stops before measuring anything). Not a timing assertion: every printed ratio is
 checked against the ratio recomputed from the timed samples of the results
 file, and the goal check against the rule applied to those ratios.
 """
@@ -38,9 +37,6 @@ def runs(tmp_path_factory):
     procs = {
         "quick": (_start(["--quick", "--json", str(tmp / "quick.json")]),
                   tmp / "quick.json"),
-        # No GPU (hidden, should the machine have one) and no --quick.
-        "refuse": (_start(["--json", str(tmp / "refuse.json")],
-                          CUDA_VISIBLE_DEVICES=""), tmp / "refuse.json"),
     }
     yield procs
     for proc, _ in procs.values():
@@ -78,23 +74,29 @@ def _gpu_module():
 
 
 def test_budget_guard_uses_the_last_case_of_a_kind(runs):
-    # Fake clock: a case starts only while spent + the last case of its
-    # kind fits; a kind not seen yet is estimated at 0. (Takes `runs` so
-    # that the subprocesses start first and overlap this import.)
+    # Fake clock: a case starts only while spent + its estimate fits: the
+    # last case of its kind, or for a new kind the longest case so far (0
+    # before any). (Takes `runs` so that the subprocesses start first and
+    # overlap this import.)
     gpu = _gpu_module()
     now = [0.0]
     budget = gpu.Budget(10.0, clock=lambda: now[0])
-    assert budget.allows("a1", "a")
+    assert budget.allows("a1", "a")  # 0 + 0
+    now[0] = 3.0
+    budget.done("a", 3.0)
+    assert budget.allows("b1", "b")  # 3 + 3 (longest so far)
     now[0] = 4.0
-    budget.done("a", 4.0)
-    assert budget.allows("a2", "a")  # 4 + 4 <= 10
-    now[0] = 7.0
-    assert not budget.allows("a3", "a")  # 7 + 4 > 10
-    assert budget.allows("b1", "b")  # 7 + 0
+    budget.done("b", 1.0)
+    assert budget.allows("b2", "b")  # 4 + 1
+    assert budget.allows("a2", "a")  # 4 + 3
+    now[0] = 7.5
+    assert not budget.allows("a3", "a")  # 7.5 + 3 > 10
+    assert budget.allows("b3", "b")  # 7.5 + 1
+    assert not budget.allows("c1", "c")  # 7.5 + 3 (longest) > 10
     now[0] = 10.5
-    assert not budget.allows("b2", "b")
-    assert [s["case"] for s in budget.skipped] == ["a3", "b2"]
-    assert budget.skipped[0]["estimate_s"] == 4.0
+    assert not budget.allows("b4", "b")
+    assert [s["case"] for s in budget.skipped] == ["a3", "c1", "b4"]
+    assert [s["estimate_s"] for s in budget.skipped] == [3.0, 3.0, 1.0]
 
 
 def test_budget_guard_stops_adding_cases(tmp_path, capsys):
@@ -145,14 +147,26 @@ def test_goal_check_follows_the_ratios(capsys):
     assert "  D                   not measured (budget)" in out
 
 
-def test_refuses_gpu_figures_on_a_cpu(runs):
-    rc, out, err, path = _wait(runs, "refuse")
-    assert rc == 2, out + err
+def test_refuses_gpu_figures_on_a_cpu(tmp_path, capsys, monkeypatch):
+    # No GPU (device_info says CPU, whatever the machine has) and no
+    # --quick / --allow-cpu: exit status 2, one line, no results file.
+    gpu = _gpu_module()
+    monkeypatch.setattr(gpu, "device_info", lambda: {
+        "kind": "cpu", "name": "CPU", "gpus": [], "slug": "cpu"})
+    path = tmp_path / "refuse.json"
+    assert gpu.main(["--json", str(path)]) == 2
+    out, err = capsys.readouterr()
     assert out == ""
-    lines = [l for l in err.splitlines() if l.startswith("gpu.py:")]
-    assert len(lines) == 1 and "no GPU" in lines[0], err
-    assert "--quick" in lines[0] and "--allow-cpu" in lines[0]
+    assert len(err.splitlines()) == 1 and err.startswith("gpu.py: no GPU"), err
+    assert "--quick" in err and "--allow-cpu" in err
     assert not path.exists()
+    # --allow-cpu passes (a planted 0 s budget: nothing measured) and the
+    # results file says it is a CPU run.
+    assert gpu.main(["--allow-cpu", "--budget", "0", "--json",
+                     str(path)]) == 0
+    report = json.loads(path.read_text())
+    assert report["cpu_run"] is True and report["quick"] is False
+    assert "not GPU ones" in capsys.readouterr().out
 
 
 def test_quick_run_prints_the_ratios_of_its_samples(runs):
@@ -167,6 +181,7 @@ def test_quick_run_prints_the_ratios_of_its_samples(runs):
     assert report["device"]["name"]
     assert report["seeds"]["weights"] == 0
     assert report["budget"]["skipped"] == [] and report["xla_dropped"] == []
+    assert report["errors"] == [] and report["complete"] is True
     repeats = report["args"]["repeats"]
 
     # Recurrent rows: every layer x mode, both ratios as printed.
