@@ -190,8 +190,9 @@ def ratios(timings, ours, base):
 
 
 def cudnn_used(model):
-    """Keras's LSTM took the cuDNN path: on TensorFlow with a GPU it then
-    withdraws XLA support (`supports_jit = False`), and only then."""
+    """Keras's LSTM chose the cuDNN path: on TensorFlow, with a GPU visible
+    and cuDNN-compatible arguments, it sets `supports_jit = False` (when
+    built, and again when it runs the cuDNN kernel); never otherwise."""
     return bool(tf.config.list_physical_devices("GPU")) and any(
         isinstance(layer, keras.layers.LSTM) and layer.supports_jit is False
         for layer in model.layers)
