@@ -77,6 +77,10 @@ def parse_args(argv=None):
                    help="instead: training-step and prediction time with the "
                    "default halting for each max_ponder_steps M (default 4 8 "
                    "16 32), XLA off and on")
+    p.add_argument("--label", default="",
+                   help="a name for this run in the results file (e.g. "
+                   "'before' when keras_seqmem is imported from another "
+                   "checkout through PYTHONPATH)")
     p.add_argument("--quick", action="store_true",
                    help="smoke run: tiny shapes, few repeats")
     args = p.parse_args(argv)
@@ -197,6 +201,42 @@ def run(args):
     return rows, problems
 
 
+def hlo_loops(model, x, y):
+    """Where the XLA training step's memory traffic goes: the `while` loops
+    of the optimized HLO of forward + gradient (`tf.GradientTape`, as
+    `train_on_batch` computes it, without the optimizer) and the bytes of
+    each loop's state (the loop variables, accumulators of the values the
+    backward pass reads included). Returns `{"while_loops": count,
+    "loop_state_mb": [per loop, largest first]}`."""
+    import re
+
+    import keras
+
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            out = model(x, training=True)
+            loss = keras.ops.mean((out - y) ** 2) + sum(model.losses)
+        return tape.gradient(loss, model.trainable_variables)
+
+    hlo = tf.function(step, jit_compile=True).experimental_get_compiler_ir(
+        x, y)(stage="optimized_hlo")
+    sizes = {"f32": 4, "f64": 8, "s32": 4, "pred": 1, "f16": 2, "bf16": 2}
+    states = []
+    for line in hlo.splitlines():
+        found = re.match(r"\s*%while[.\d]* = \((.*)\) while\(", line)
+        if not found:
+            continue
+        total = 0
+        for dtype, dims in re.findall(r"(\w+)\[([\d,]*)\]", found.group(1)):
+            count = 1
+            for d in filter(None, dims.split(",")):
+                count *= int(d)
+            total += count * sizes.get(dtype, 4)
+        states.append(total / 2**20)
+    return {"while_loops": len(states),
+            "loop_state_mb": sorted(states, reverse=True)}
+
+
 def run_sweep(args):
     """Training-step and prediction time of the default-halting ACTRNN for
     each bound M, XLA off and on."""
@@ -232,9 +272,11 @@ def run_sweep(args):
         for m, model in models.items():
             if jit and not xla_status(model):
                 problems.append(f"max_ponder_steps={m}: not run under XLA")
+            hlo = hlo_loops(model, x, y) if jit else None
             rows.append({
                 "max_ponder_steps": m, "jit": jit,
                 "mean_ponder_time": mean_ponder(model, x),
+                "hlo": hlo,
                 "train_step_ms": 1e3 * train_t[m].median / args.calls,
                 "predict_ms": 1e3 * predict_t[m].median / args.calls,
                 "train_spread": train_t[m].spread,
@@ -251,14 +293,17 @@ def print_sweep(rows, args):
         f"LSTMCell({args.units}) inside; median of {args.repeats} x "
         f"{args.calls} calls, ms per call")
     log("| max_ponder_steps | mean ponder | train ms, no XLA | train ms, XLA "
-        "| predict ms, no XLA | predict ms, XLA |")
-    log("|---:|---:|---:|---:|---:|---:|")
+        "| predict ms, no XLA | predict ms, XLA | XLA loops | largest loop "
+        "state MB |")
+    log("|---:|---:|---:|---:|---:|---:|---:|---:|")
     by = {(r["max_ponder_steps"], r["jit"]): r for r in rows}
     for m in args.sweep_max_ponder:
         off, on = by[m, False], by[m, True]
         log(f"| {m} | {off['mean_ponder_time']:.2f} | "
             f"{off['train_step_ms']:.0f} | {on['train_step_ms']:.0f} | "
-            f"{off['predict_ms']:.1f} | {on['predict_ms']:.1f} |")
+            f"{off['predict_ms']:.1f} | {on['predict_ms']:.1f} | "
+            f"{on['hlo']['while_loops']} | {on['hlo']['loop_state_mb'][0]:.1f} "
+            f"|")
 
 
 def print_table(rows, args):
@@ -291,6 +336,10 @@ def main(argv=None):
         print_table(rows, args)
     for problem in problems:
         log(f"XLA DROPPED: {problem}")
+    import keras_seqmem
+
+    environment["keras_seqmem_file"] = keras_seqmem.__file__
+    environment["label"] = args.label
     result = {"args": vars(args), "environment": environment, "rows": rows,
               "xla_dropped": problems}
     if args.json:
