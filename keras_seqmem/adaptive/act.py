@@ -93,11 +93,13 @@ class ACT(keras.layers.Layer):
     (`maximum_iterations`); examples that have halted are masked out (their
     `p^n` is 0) while the others go on, and the loop ends when every example
     of the batch has halted. So it compiles with XLA, and the work of a
-    step is that of the slowest example in the batch. On JAX, which cannot
-    differentiate a `while` loop in reverse mode, it is a `fori_loop` of
-    `M` iterations (a scan) whose body runs the cell under `cond` only
-    while some example is still running: the same function and gradients,
-    with the empty iterations left over.
+    step is that of the slowest example in the batch. On TensorFlow and
+    JAX its gradient is written out (`ops.custom_gradient`): the backward
+    pass runs the cell again from the step's input states and goes back
+    through the steps taken, so that training, under XLA too, costs what
+    the steps taken cost whatever `M` (differentiating the loop itself kept
+    buffers of `M` iterations, which XLA copied at every input step). On
+    other backends (PyTorch) the loop itself is differentiated.
 
     Halting, the probabilities and the weighted means are computed in
     float32 under mixed precision (float64 in a float64 layer).
