@@ -240,6 +240,8 @@ SOURCES = {
         ["benchmarks/results/decoding_cpu2_2026-12-07_small_model.json"],
     ("docs/pages/decoding.md", "Decode time", 3):
         ["benchmarks/results/decoding_cpu2_2026-12-07_table.json"],
+    ("docs/pages/act.md", "Cost", 1):
+        ["benchmarks/results/act_sweep_max_ponder_cpu2_2026-12-07_*.json"],
     ("docs/pages/attentive_decoder.md", "tfa parity", 1):
         ["benchmarks/results/tfa_parity_wrapper_2026-12-07.json"],
     ("docs/pages/decoding.md", "Decode time", 4):
