@@ -363,6 +363,22 @@ def _mechanism(name):
     return name
 
 
+def _decodes_as_it_trains_and_reloads(model, source, tmp_path):
+    """Greedy scores equal the teacher-forced log-probabilities, and the
+    model saved to `.keras` reloads with the same config and outputs."""
+    greedy = model.generate(source, jit_compile=False)
+    np.testing.assert_allclose(
+        greedy.log_probs, _teacher_forced_score(model, source, greedy.ids),
+        rtol=1e-4, atol=1e-4)
+    path = os.path.join(tmp_path, "s2s.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert loaded.get_config() == model.get_config()
+    decoder_inputs = np.ones((5, 4), "int32")
+    np.testing.assert_array_equal(loaded((source, decoder_inputs)),
+                                  model((source, decoder_inputs)))
+
+
 @pytest.mark.parametrize("attention, order, layer_size", [
     ("luong", "bahdanau", None),
     ("bahdanau_monotonic", "bahdanau", None),
@@ -382,18 +398,7 @@ def test_attention_choice_decodes_as_it_trains_and_saves(
                 "luong_monotonic": "LuongMonotonicAttention"}[attention]
     assert expected in [type(x).__name__ for x in iter_layers(model)]
     assert model.decoder.order == order
-    source = _source(seed=24)
-    greedy = model.generate(source, jit_compile=False)
-    np.testing.assert_allclose(
-        greedy.log_probs, _teacher_forced_score(model, source, greedy.ids),
-        rtol=1e-4, atol=1e-4)
-    path = os.path.join(tmp_path, "s2s.keras")
-    model.save(path)
-    loaded = keras.saving.load_model(path)
-    assert loaded.get_config() == model.get_config()
-    decoder_inputs = np.ones((5, 4), "int32")
-    np.testing.assert_array_equal(loaded((source, decoder_inputs)),
-                                  model((source, decoder_inputs)))
+    _decodes_as_it_trains_and_reloads(model, _source(seed=24), tmp_path)
 
 
 @pytest.mark.parametrize("kwargs, fragment", [
@@ -452,18 +457,7 @@ def test_cell_instance_decodes_as_it_trains_and_saves(kind, tmp_path):
         assert _construction(copy) == _construction(cell)
     sizes = [int(s) for s in keras.tree.flatten(cell.state_size)]
     assert [bridge.units for bridge in model.bridges] == sizes
-    source = _source(seed=26)
-    greedy = model.generate(source, jit_compile=False)
-    np.testing.assert_allclose(
-        greedy.log_probs, _teacher_forced_score(model, source, greedy.ids),
-        rtol=1e-4, atol=1e-4)
-    path = os.path.join(tmp_path, "s2s.keras")
-    model.save(path)
-    loaded = keras.saving.load_model(path)
-    assert loaded.get_config() == model.get_config()
-    decoder_inputs = np.ones((5, 4), "int32")
-    np.testing.assert_array_equal(loaded((source, decoder_inputs)),
-                                  model((source, decoder_inputs)))
+    _decodes_as_it_trains_and_reloads(model, _source(seed=26), tmp_path)
 
 
 @pytest.mark.parametrize("kwargs, fragment", [
