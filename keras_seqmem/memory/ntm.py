@@ -537,6 +537,47 @@ class NTMCell(keras.layers.Layer):
         return cls(**config)
 
 
+class _WeightsReadOnce(keras.StatelessScope):
+    """Inside, the variables of `state_mapping` read as the given tensors
+    (values read once, outside a loop); every other variable reads as
+    usual, and assignments happen (a dropout seed, a moving average), or
+    go to an enclosing stateless scope, as they would without this one.
+    Losses are collected only if an enclosing scope collects them."""
+
+    def __init__(self, state_mapping):
+        super().__init__(state_mapping=state_mapping)
+        self.mapped = set(self.state_mapping)
+
+    def __enter__(self):
+        result = super().__enter__()
+        outer = self.original_scope
+        self.collect_losses = bool(outer is not None and outer.collect_losses)
+        return result
+
+    def get_current_value(self, variable):
+        value = super().get_current_value(variable)
+        if value is None and self.original_scope is not None:
+            value = self.original_scope.get_current_value(variable)
+        return value
+
+    def add_loss(self, loss):
+        self.original_scope.add_loss(loss)
+
+    def add_update(self, update):
+        variable, value = update
+        if id(variable) in self.mapped:
+            super().add_update(update)
+        if self.original_scope is not None:
+            self.original_scope.add_update(update)
+            return
+        # No enclosing stateless scope: assign the variable for real.
+        self.__exit__()
+        try:
+            variable.assign(value)
+        finally:
+            self.__enter__()
+
+
 _CELL_ARGS = (
     "num_read_heads", "num_write_heads", "shift_range", "units",
     "memory_init", "weighting_init", "clip_value", "gradient_clip_value",
@@ -681,9 +722,24 @@ class NTM(keras.layers.RNN):
         R, H, N = cell.num_read_heads, cell.num_write_heads, cell.memory_size
         units = cell.output_size
         kwargs = {"training": training}
+        # TensorFlow: the cell's trainable weights are read once, here,
+        # outside the loop, and the step reads these values (a
+        # `_WeightsReadOnce` scope). A weight read inside the loop body is a
+        # new tensor at every step, which TensorFlow's gradient of the while
+        # loop keeps per step (the controller's and projections' kernels
+        # copied 41 times into stacks and back, for T = 41); read outside,
+        # it is a loop constant and its gradient is summed over the steps.
+        # (JAX's scan already treats the weights as constants.)
+        weight_values = None
+        if keras.backend.backend() == "tensorflow":
+            weight_values = [(v, ops.copy(v)) for v in cell.trainable_weights]
 
         def step(inputs, states):
-            output, new_states = cell(inputs, states, **kwargs)
+            if weight_values is None:
+                output, new_states = cell(inputs, states, **kwargs)
+            else:
+                with _WeightsReadOnce(weight_values):
+                    output, new_states = cell(inputs, states, **kwargs)
             if self.return_weightings:
                 output = ops.concatenate(
                     [ops.cast(output, work)] + [
