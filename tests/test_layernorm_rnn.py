@@ -163,16 +163,19 @@ def _make(kind, **kwargs):
 
 @needs_float64
 @pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("masked", [True, False])
 @pytest.mark.parametrize("fast_path", [True, False])
 @pytest.mark.parametrize("kind", sorted(LAYERS))
-def test_outputs_match_numpy_reference(kind, fast_path, go_backwards):
+def test_outputs_match_numpy_reference(kind, fast_path, go_backwards, masked):
     """Whole sequences with a mask and initial states, float64, 1e-10
     (1e-5 on JAX, REF_TOL)."""
     layer, step = _make(kind, return_sequences=True, return_state=True,
                         fast_path=fast_path, go_backwards=go_backwards)
     rng = np.random.default_rng(1)
     x = rng.standard_normal((3, 7, D))
-    mask = np.arange(7)[None, :] < np.array([[7], [4], [6]])
+    # Unmasked, the fast path is the fused loop (keras_seqmem._fused).
+    mask = (np.arange(7)[None, :] < np.array([[7], [4], [6]])
+            if masked else None)
     layer(x)
     _randomise(layer)
     n_states = 2 if kind.startswith("lstm") else 1
@@ -187,13 +190,14 @@ def test_outputs_match_numpy_reference(kind, fast_path, go_backwards):
         np.testing.assert_allclose(got, want, **REF_TOL)
 
 
-def _gradients(layer, x, probe):
+def _gradients(layer, x, probe, training=False):
     """d(Σ outputs ⊙ probe)/d(trainable weights, x) on the active backend."""
     trainable = [v.value for v in layer.trainable_variables]
     non_trainable = [v.value for v in layer.non_trainable_variables]
 
     def loss(tv, inputs):
-        out, _ = layer.stateless_call(tv, non_trainable, inputs)
+        out, _ = layer.stateless_call(tv, non_trainable, inputs,
+                                      training=training)
         return keras.ops.sum(out * probe)
 
     if BACKEND == "jax":
@@ -217,18 +221,21 @@ def _gradients(layer, x, probe):
 
 
 @needs_float64
-@pytest.mark.parametrize("fast_path", [True, False])
+@pytest.mark.parametrize("fast_path,training", [
+    (True, True), (True, False), (False, False)])
 @pytest.mark.parametrize("kind", sorted(LAYERS))
-def test_gradients_match_finite_differences(kind, fast_path):
+def test_gradients_match_finite_differences(kind, fast_path, training):
     """d(loss)/d(every weight and the input) against central differences
-    of the NumPy reference, 1e-5."""
+    of the NumPy reference, 1e-5: the fast path's written-out gradient
+    (`training=True`, keras_seqmem._fused), the backend's gradient of the
+    fast path's loop and of the cell loop."""
     layer, step = _make(kind, return_sequences=True, fast_path=fast_path)
     rng = np.random.default_rng(2)
     x = rng.standard_normal((2, 5, D))
     layer(x)
     _randomise(layer, seed=3)
     probe = rng.standard_normal((2, 5, U))
-    weight_grads, x_grad = _gradients(layer, x, probe)
+    weight_grads, x_grad = _gradients(layer, x, probe, training)
     raw = _weights(layer)
     n_states = 2 if kind.startswith("lstm") else 1
 

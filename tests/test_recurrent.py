@@ -137,14 +137,17 @@ def _make(kind, **kwargs):
 
 
 @pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("masked", [True, False])
 @pytest.mark.parametrize("fast_path", [True, False])
 @pytest.mark.parametrize("kind", sorted(LAYERS))
-def test_outputs_match_numpy_reference(kind, fast_path, go_backwards):
+def test_outputs_match_numpy_reference(kind, fast_path, go_backwards, masked):
     layer, step = _make(kind, return_sequences=True, return_state=True,
                         fast_path=fast_path, go_backwards=go_backwards)
     rng = np.random.default_rng(1)
     x = rng.standard_normal((3, 7, D))
-    mask = np.arange(7)[None, :] < np.array([[7], [4], [6]])
+    # Unmasked, the fast path is the fused loop (keras_seqmem._fused).
+    mask = (np.arange(7)[None, :] < np.array([[7], [4], [6]])
+            if masked else None)
     layer(x)
     _randomise(layer)
     n_states = len(layer.cell.state_size) if isinstance(
@@ -160,9 +163,12 @@ def test_outputs_match_numpy_reference(kind, fast_path, go_backwards):
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("training", [False, True])
 @pytest.mark.parametrize("kind", sorted(LAYERS))
-def test_gradients_match_finite_differences(kind):
-    """d(loss)/d(every weight and input) vs central differences of NumPy."""
+def test_gradients_match_finite_differences(kind, training):
+    """d(loss)/d(every weight and input) vs central differences of NumPy;
+    with `training=True` the layer's written-out gradient
+    (keras_seqmem._fused), without it the backend's gradient of the loop."""
     layer, step = _make(kind, return_sequences=True)
     rng = np.random.default_rng(2)
     x = rng.standard_normal((2, 5, D))
@@ -172,7 +178,7 @@ def test_gradients_match_finite_differences(kind):
 
     x_var = tf.Variable(x)
     with tf.GradientTape() as tape:
-        loss = tf.reduce_sum(layer(x_var) * probe)
+        loss = tf.reduce_sum(layer(x_var, training=training) * probe)
     variables = layer.trainable_weights
     grads = tape.gradient(loss, [v.value for v in variables] + [x_var])
 

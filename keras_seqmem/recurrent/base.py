@@ -36,6 +36,7 @@ from keras import ops
 from keras import regularizers
 from keras.layers import InputSpec
 
+from keras_seqmem import _fused
 from keras_seqmem import _ops
 from keras_seqmem import _validation
 from keras_seqmem._dropout import DropoutMasks
@@ -376,6 +377,55 @@ class SequenceRNN(RNN):
         _validation.check_sequence_shape(sequences_shape, self.name)
         super().build(sequences_shape, initial_state_shape)
         self.input_spec = InputSpec(ndim=3, axes={-1: sequences_shape[-1]})
+
+    # The fused loop (keras_seqmem._fused) ---------------------------------
+
+    # Whether `fused_post()` takes `z = xz_t + p_t` (True) or `(p_t, xz_t)`.
+    fused_additive = True
+
+    def fused_projection(self, x):
+        """`xz = x W + b` for the whole sequence `(batch, T, d)`: the part of
+        every step that does not depend on the state."""
+        cell = self.cell
+        xz = ops.matmul(x, cell.kernel)
+        return xz + cell.bias if cell.use_bias else xz
+
+    def fused_post(self):
+        """The rest of a step after `p_t = h_{t-1} U`: the cell's gates on
+        `z = xz_t + p_t` (see `fused_additive`)."""
+        return self.cell.gate_function()
+
+    def fused_variables(self):
+        """The weights `fused_post` reads: all of the cell's but the
+        projection's and `U`."""
+        cell = self.cell
+        skip = [cell.kernel, cell.recurrent_kernel, cell.bias]
+        return [w for w in cell.weights
+                if not any(w is s for s in skip if s is not None)]
+
+    def inner_loop_outputs(self, sequences, initial_state, mask, training):
+        if (not self.fast_path or mask is not None or self.unroll
+                or not _fused.supported()):
+            return super().inner_loop_outputs(
+                sequences, initial_state, mask, training)
+        cell = self.cell
+        x = sequences
+        if self.go_backwards:
+            x = ops.flip(x, axis=1)
+        if training and cell.dropout > 0.0:
+            # The per-sequence mask (batch, d), drawn before the loop by
+            # keras_seqmem.RNN.call: the same at every step.
+            x = x * ops.expand_dims(cell.step_dropout_mask(x[:, 0, :]), 1)
+        recurrent_mask = None
+        if training and cell.recurrent_dropout > 0.0:
+            recurrent_mask = cell.step_recurrent_dropout_mask(
+                initial_state[0])
+        return _fused.rnn(
+            self.fused_post, self.fused_projection(x), cell.recurrent_kernel,
+            self.fused_variables(), initial_state,
+            recurrent_mask=recurrent_mask, additive=self.fused_additive,
+            return_all_outputs=self.return_sequences,
+            differentiable=bool(training))
 
     def step_function(self, training):
         if not self.fast_path:

@@ -43,6 +43,7 @@ from keras import initializers
 from keras import ops
 from keras import regularizers
 
+from keras_seqmem import _fused
 from keras_seqmem import _ops
 from keras_seqmem.recurrent.base import FusedCell
 from keras_seqmem.recurrent.base import SequenceRNN
@@ -276,24 +277,37 @@ class LayerNormLSTMCell(FusedCell):
 
         return project
 
-    def recurrent_function(self):
-        """`(z_x, [h_tm1, c_tm1]) -> (h, [h, c])`, `z_x` the output of
-        `input_function` for this step and `h_tm1` already dropped out."""
-        recurrent_kernel = self.recurrent_kernel
+    def recurrent_post(self):
+        """`(p, z_x, [h_tm1, c_tm1]) -> (h, [h, c])` given `p = h_tm1 U`
+        (`h_tm1` already dropped out) and `z_x` the output of
+        `input_function` for this step: everything of a step after its two
+        products."""
         g_h, b_h = self.recurrent_norm_gamma, self.recurrent_norm_beta
         g_c, b_c = self.state_norm_gamma, self.state_norm_beta
         epsilon = self.norm_epsilon
         sigma, act = self.recurrent_activation, self.activation
 
-        def step(z_x, h_tm1, c_tm1):
-            z = z_x + layer_norm(
-                ops.matmul(h_tm1, recurrent_kernel), g_h, b_h, epsilon)
+        def post(p, z_x, states):
+            c_tm1 = states[1]
+            z = z_x + layer_norm(p, g_h, b_h, epsilon)
             # i = input gate, f = forget gate, c = candidate, o = output gate
             z_i, z_f, z_c, z_o = ops.split(z, 4, axis=-1)
             i, f, o = sigma(z_i), sigma(z_f), sigma(z_o)
             c = layer_norm(f * c_tm1 + i * act(z_c), g_c, b_c, epsilon)
             h = o * act(c)
             return h, [h, c]
+
+        return post
+
+    def recurrent_function(self):
+        """`(z_x, h_tm1, c_tm1) -> (h, [h, c])`, `z_x` the output of
+        `input_function` for this step and `h_tm1` already dropped out."""
+        recurrent_kernel = self.recurrent_kernel
+        post = self.recurrent_post()
+
+        def step(z_x, h_tm1, c_tm1):
+            return post(ops.matmul(h_tm1, recurrent_kernel), z_x,
+                        [h_tm1, c_tm1])
 
         return step
 
@@ -374,9 +388,26 @@ class LayerNormLSTM(SequenceRNN):
             sequences, initial_state=initial_state, mask=mask, training=training
         )
 
+    # The fused loop: LN(x W) + b before it, LN(h U) and the gates in it.
+    fused_additive = False
+
+    def fused_projection(self, x):
+        return self.cell.input_function()(x)
+
+    def fused_post(self):
+        return self.cell.recurrent_post()
+
+    def fused_variables(self):
+        cell = self.cell
+        return [cell.recurrent_norm_gamma, cell.recurrent_norm_beta,
+                cell.state_norm_gamma, cell.state_norm_beta]
+
     def inner_loop_outputs(self, sequences, initial_state, mask, training):
         if not self.fast_path:
             return RNN.inner_loop_outputs(
+                self, sequences, initial_state, mask, training)
+        if mask is None and not self.unroll and _fused.supported():
+            return SequenceRNN.inner_loop_outputs(
                 self, sequences, initial_state, mask, training)
         cell = self.cell
         x = sequences
@@ -524,20 +555,31 @@ class LayerNormSimpleRNNCell(FusedCell):
             self, "layernorm_gamma", self.units, self.gamma_initializer,
             self.gamma_regularizer, self.gamma_constraint)
 
-    def normalized_step(self):
-        """`(x_t, h_tm1) -> h` with both already dropped out; the weights
-        read once (the fast path calls this once per sequence)."""
-        kernel, recurrent_kernel = self.kernel, self.recurrent_kernel
+    def normalized_post(self):
+        """`(z, states) -> (h, [h])` given `z = x_t W + h_tm1 U`: the
+        normalisation, the bias and the activation."""
         bias = self.bias if self.use_bias else None
         gamma, epsilon, act = (self.layernorm_gamma, self.layernorm_epsilon,
                                self.activation)
 
-        def step(x_t, h_tm1):
-            net = ops.matmul(x_t, kernel) + ops.matmul(h_tm1, recurrent_kernel)
-            net = layer_norm(net, gamma, None, epsilon)
+        def post(z, states):
+            net = layer_norm(z, gamma, None, epsilon)
             if bias is not None:
                 net = net + bias
-            return act(net)
+            h = act(net)
+            return h, [h]
+
+        return post
+
+    def normalized_step(self):
+        """`(x_t, h_tm1) -> h` with both already dropped out; the weights
+        read once (the fast path calls this once per sequence)."""
+        kernel, recurrent_kernel = self.kernel, self.recurrent_kernel
+        post = self.normalized_post()
+
+        def step(x_t, h_tm1):
+            net = ops.matmul(x_t, kernel) + ops.matmul(h_tm1, recurrent_kernel)
+            return post(net, None)[0]
 
         return step
 
@@ -596,6 +638,18 @@ class LayerNormSimpleRNN(SequenceRNN):
     """
 
     cell_class = LayerNormSimpleRNNCell
+
+    # The fused loop: x W before it (the bias comes after the norm).
+    def fused_projection(self, x):
+        return ops.matmul(x, self.cell.kernel)
+
+    def fused_post(self):
+        return self.cell.normalized_post()
+
+    def fused_variables(self):
+        cell = self.cell
+        return [cell.layernorm_gamma] + ([cell.bias] if cell.use_bias
+                                         else [])
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
         return super().call(
