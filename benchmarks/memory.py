@@ -128,7 +128,7 @@ def init():
     return keras.initializers.RandomNormal(stddev=0.1)
 
 
-def build_ours(args, encoding, slots, hops):
+def build_ours(args, encoding, slots, hops, empty_slots="masked"):
     return build_memory_model(
         args.vocab,
         "memn2n",
@@ -139,11 +139,17 @@ def build_ours(args, encoding, slots, hops):
         encoding=encoding,
         temporal_encoding=True,
         random_noise=0.0,
+        empty_slots=empty_slots,
     )
 
 
-def build_baseline(args, encoding, slots, hops):
+def build_baseline(args, encoding, slots, hops, empty_slots="masked"):
     """The Keras-only MemN2N (adjacent tying, TE; see the module docstring).
+
+    `empty_slots="attend"` (ours' option of that name): the empty slots'
+    memory vectors are zeroed (no temporal encoding either) and `Attention`
+    gets no mask, so they take part in the softmax with score 0 and add
+    nothing to the read, as ours computes them.
 
     Returns `(model, word_tables, temporal_tables)`; the tables are the
     `Embedding` layers E_0..E_K and T_0..T_K, for the equivalence check.
@@ -182,11 +188,16 @@ def build_baseline(args, encoding, slots, hops):
         ops.sum(words[k](story) * story_weights, axis=-2) + temporal[k](recency)
         for k in range(K + 1)
     ]  # (batch, N, d): m^1 = memories[0], c^k = m^k+1 = memories[k]
+    attention_mask = [None, slot_mask]
+    if empty_slots == "attend":
+        keep = ops.expand_dims(ops.cast(slot_mask, memories[0].dtype), -1)
+        memories = [m * keep for m in memories]
+        attention_mask = None
     u = ops.sum(words[0](question) * word_weights(question, Lq), axis=-2)
     for k in range(K):
         o = layers.Attention(use_scale=False, name=f"hop{k + 1}")(
             [ops.expand_dims(u, 1), memories[k + 1], memories[k]],
-            mask=[None, slot_mask],
+            mask=attention_mask,
         )  # query u, value c^k, key m^k
         u = layers.Add(name=f"u{k + 2}")([u, ops.squeeze(o, 1)])
     # W = (C^K)^T, tied: the layer's own variable, read at every call.

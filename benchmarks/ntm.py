@@ -18,10 +18,13 @@ timed interleaved (`_timing.time_interleaved`: each is called in turn, round
 after round), so a change of machine load hits them alike. Reported per
 model: the median step time, steps/s, sequences/s, the XLA speed-up (XLA off
 time / on time), the ratio of the NTM's step time to the LSTM's measured in
-the same run, and the step time relative to N = 64. Every timed sample is in
-the `--json` report, with the environment. A jit row whose model does not
-run under XLA (`recurrent.xla_status`) is reported in `xla_dropped` and the
-script exits 3.
+the same run, and the step time relative to N = 64; then, per XLA setting,
+how close the NTM's step time is to a straight line in N (`linear_fit`:
+least-squares slope and intercept, R², the largest relative deviation from
+the line, and the ratio time(2N) / time(N) per doubling). Every timed
+sample is in the `--json` report, with the environment. A jit row whose
+model does not run under XLA (`recurrent.xla_status`) is reported in
+`xla_dropped` and the script exits 3.
 
     python benchmarks/ntm.py                  # about 3 minutes on 2 CPU cores
     python benchmarks/ntm.py --quick          # smoke run, tiny shapes
@@ -141,6 +144,54 @@ def run(args):
     return rows, problems
 
 
+def linear_fit(xs, ys):
+    """How close `ys` (step times) are to a straight line in `xs` (memory
+    size, hops): the least-squares line `y = slope x + intercept`, its R²,
+    the largest relative deviation of a point from it, and for each
+    doubling of `x` in the sweep the ratio `y(2x) / y(x)` (2 when the time
+    is proportional to `x`, 1 when it does not grow, above 2 when it grows
+    faster than linearly)."""
+    x = np.asarray(xs, dtype=float)
+    y = np.asarray(ys, dtype=float)
+    slope, intercept = np.polyfit(x, y, 1)
+    fit = slope * x + intercept
+    residual = float(np.sum((y - fit) ** 2))
+    total = float(np.sum((y - y.mean()) ** 2))
+    where = {float(v): i for i, v in enumerate(x)}
+    doublings = {
+        f"{int(v)}->{int(2 * v)}": float(y[where[2 * v]] / y[i])
+        for i, v in enumerate(x) if float(2 * v) in where
+    }
+    return {
+        "x": [float(v) for v in x], "y_s": [float(v) for v in y],
+        "slope_s_per_unit": float(slope), "intercept_s": float(intercept),
+        "r2": 1.0 - residual / total if total > 0 else 1.0,
+        "max_relative_deviation": float(np.max(np.abs(y - fit) / y)),
+        "doubling_ratios": doublings,
+    }
+
+
+def format_fit(fit, unit):
+    doublings = ", ".join(f"{k}: x{v:.2f}"
+                          for k, v in fit["doubling_ratios"].items())
+    return (f"{1e3 * fit['intercept_s']:.2f} ms + "
+            f"{1e6 * fit['slope_s_per_unit']:.2f} us/{unit}; R^2 "
+            f"{fit['r2']:.4f}, largest deviation from the line "
+            f"{100 * fit['max_relative_deviation']:.1f}%; per doubling "
+            f"{doublings}")
+
+
+def fits(rows, args):
+    """Step time against the memory size, per XLA setting."""
+    result = {}
+    for jit in (False, True):
+        series = sorted((r["memory_size"], r["step_s"]) for r in rows
+                        if r["jit"] == jit and r["memory_size"] is not None)
+        if len(series) >= 2:
+            result["on" if jit else "off"] = linear_fit(*zip(*series))
+    return result
+
+
 def print_table(rows, args):
     log(f"\nNTM training on copy (batch {args.batch}, T = "
         f"{2 * args.length + 1}, LSTM-{args.units} controller, word size "
@@ -165,11 +216,23 @@ def main(argv=None):
     log(f"environment: TF {environment['tensorflow']}, Keras "
         f"{environment['keras']}, {environment['usable_cpus']} usable CPUs, "
         f"accelerator {environment['accelerator']}")
+    load_start = os.getloadavg()
     rows, problems = run(args)
+    load_end = os.getloadavg()
     print_table(rows, args)
+    linear = fits(rows, args)
+    log("\nstep time against the memory size (least squares; a straight "
+        "line and x2 per doubling = linear):")
+    for label, fit in linear.items():
+        log(f"  XLA {label}: {format_fit(fit, 'slot')}")
+    log(f"load average: {' '.join(f'{v:.2f}' for v in load_start)} at the "
+        f"start, {' '.join(f'{v:.2f}' for v in load_end)} at the end")
     for problem in problems:
         log(f"XLA DROPPED: {problem}")
     result = {"args": vars(args), "environment": environment, "rows": rows,
+              "linear_fit_memory_size": linear,
+              "load_average": {"start": list(load_start),
+                               "end": list(load_end)},
               "xla_dropped": problems}
     if args.json:
         with open(args.json, "w") as f:

@@ -163,7 +163,8 @@ def _make(kind, **kwargs):
 
 @needs_float64
 @pytest.mark.parametrize("go_backwards", [False, True])
-@pytest.mark.parametrize("masked", [True, False])
+@pytest.mark.parametrize("masked", [True, False],
+                         ids=["masked", "unmasked-training"])
 @pytest.mark.parametrize("fast_path", [True, False])
 @pytest.mark.parametrize("kind", sorted(LAYERS))
 def test_outputs_match_numpy_reference(kind, fast_path, go_backwards, masked):
@@ -173,14 +174,16 @@ def test_outputs_match_numpy_reference(kind, fast_path, go_backwards, masked):
                         fast_path=fast_path, go_backwards=go_backwards)
     rng = np.random.default_rng(1)
     x = rng.standard_normal((3, 7, D))
-    # Unmasked, the fast path is the fused loop (keras_seqmem._fused).
+    # Unmasked in training, the fast path is the fused loop
+    # (keras_seqmem._fused); masked, the step-by-step loop.
     mask = (np.arange(7)[None, :] < np.array([[7], [4], [6]])
             if masked else None)
     layer(x)
     _randomise(layer)
     n_states = 2 if kind.startswith("lstm") else 1
     initial = [0.5 * rng.standard_normal((3, U)) for _ in range(n_states)]
-    outputs, *states = layer(x, initial_state=initial, mask=mask)
+    outputs, *states = layer(x, initial_state=initial, mask=mask,
+                             training=not masked)
     expected, expected_states = references.run_rnn(
         step, x, initial, _weights(layer), mask=mask,
         go_backwards=go_backwards)

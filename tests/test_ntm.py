@@ -135,6 +135,21 @@ def test_address_read_write_match_numpy():
             np.testing.assert_allclose(new[b, i], expected, rtol=1e-12)
 
 
+
+def test_write_one_head_matches_numpy():
+    """One write head takes its own path in `write` (no product over heads):
+    eqs. (3)-(4) all the same."""
+    rng = np.random.default_rng(14)
+    memory = rng.standard_normal((B, N, W))
+    weights = _distribution(rng, (B, 1, N))
+    erase = rng.random((B, 1, W))
+    add = rng.standard_normal((B, 1, W))
+    new = _np(addressing.write(memory, weights, erase, add))
+    expected = (memory * (1 - weights[:, 0, :, None] * erase[:, :, None, :][:, 0])
+                + weights[:, 0, :, None] * add[:, 0, None, :])
+    np.testing.assert_allclose(new, expected, rtol=1e-12)
+
+
 # --- numerical safety ---------------------------------------------------------
 
 
@@ -545,6 +560,34 @@ def test_learned_initial_state_receives_gradients():
                                  layer.cell.initial_weighting_logits.value])
     for g in grads:
         assert np.any(_np(g) != 0)
+
+
+
+def test_weights_read_once_keep_the_controllers_updates():
+    """`NTM` reads the cell's trainable weights once, outside its time loop
+    (TensorFlow); the other variables a step touches still update: a
+    feed-forward controller's dropout draws a new mask at every step and
+    every call (its seed variable advances), and every weight, the
+    controller's included, gets a gradient."""
+    controller = keras.Sequential([keras.layers.Dense(6),
+                                   keras.layers.Dropout(0.5, seed=1)])
+    layer = keras_seqmem.NTM(controller, memory_size=N, word_size=W, units=2,
+                             return_sequences=True)
+    x = np.ones((2, 4, D), "float32")
+    layer(x)
+    seed = controller.layers[1].seed_generator.state
+    before = _np(seed.value).copy()
+    with tf.GradientTape() as tape:
+        first = layer(x, training=True)
+        loss = tf.reduce_sum(first ** 2)
+    grads = tape.gradient(loss, layer.trainable_weights)
+    after = _np(seed.value)
+    assert not np.array_equal(before, after)
+    second = layer(x, training=True)
+    assert not np.allclose(_np(first), _np(second))
+    assert all(g is not None and np.any(_np(g) != 0) for g in grads), [
+        w.path for w, g in zip(layer.trainable_weights, grads)
+        if g is None or not np.any(_np(g) != 0)]
 
 
 def test_clipping_of_outputs_and_gradients():

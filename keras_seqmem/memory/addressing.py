@@ -198,6 +198,13 @@ def write(memory, weights, erase, add):
     Returns:
         `[batch, memory_size, word_size]`, `M_t`.
     """
+    if weights.shape[1] == 1:
+        # One head (the usual case): the same numbers without the product
+        # over heads, whose gradient (two cumulative products over the
+        # [2, batch * N * W] stack of `keep`) cost as much as the write
+        # itself in the XLA training step (benchmarks/README.md, `ntm.py`).
+        w = weights[:, 0, :, None]
+        return memory * (1.0 - w * erase[:, 0, None, :]) + w * add[:, 0, None, :]
     keep = 1.0 - weights[:, :, :, None] * erase[:, :, None, :]  # b h n w
     erased = memory * ops.prod(keep, axis=1)
     return erased + ops.einsum("bhn,bhw->bnw", weights, add)

@@ -403,9 +403,18 @@ class SequenceRNN(RNN):
         return [w for w in cell.weights
                 if not any(w is s for s in skip if s is not None)]
 
+    def uses_fused_loop(self, mask, training):
+        """Whether this call runs the fused loop (keras_seqmem._fused): in
+        training, unmasked, not unrolled, on TensorFlow or JAX. Inference
+        runs the step-by-step fast path, measured faster there
+        (benchmarks/recurrent_profile.py: the fused loop's per-step read
+        of the projected inputs costs more than the product it saves, most
+        under XLA)."""
+        return (self.fast_path and bool(training) and mask is None
+                and not self.unroll and _fused.supported())
+
     def inner_loop_outputs(self, sequences, initial_state, mask, training):
-        if (not self.fast_path or mask is not None or self.unroll
-                or not _fused.supported()):
+        if not self.uses_fused_loop(mask, training):
             return super().inner_loop_outputs(
                 sequences, initial_state, mask, training)
         cell = self.cell
@@ -424,8 +433,7 @@ class SequenceRNN(RNN):
             self.fused_post, self.fused_projection(x), cell.recurrent_kernel,
             self.fused_variables(), initial_state,
             recurrent_mask=recurrent_mask, additive=self.fused_additive,
-            return_all_outputs=self.return_sequences,
-            differentiable=bool(training))
+            return_all_outputs=self.return_sequences)
 
     def step_function(self, training):
         if not self.fast_path:

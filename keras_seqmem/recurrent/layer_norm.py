@@ -43,7 +43,6 @@ from keras import initializers
 from keras import ops
 from keras import regularizers
 
-from keras_seqmem import _fused
 from keras_seqmem import _ops
 from keras_seqmem.recurrent.base import FusedCell
 from keras_seqmem.recurrent.base import SequenceRNN
@@ -406,7 +405,7 @@ class LayerNormLSTM(SequenceRNN):
         if not self.fast_path:
             return RNN.inner_loop_outputs(
                 self, sequences, initial_state, mask, training)
-        if mask is None and not self.unroll and _fused.supported():
+        if self.uses_fused_loop(mask, training):
             return SequenceRNN.inner_loop_outputs(
                 self, sequences, initial_state, mask, training)
         cell = self.cell
