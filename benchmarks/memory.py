@@ -107,6 +107,7 @@ from keras import ops  # noqa: E402
 from keras_seqmem._layers import iter_layers  # noqa: E402
 from keras_seqmem.memory.memory_network import position_encoding  # noqa: E402
 from keras_seqmem.training import build_memory_model  # noqa: E402
+from ntm import format_fit, linear_fit  # noqa: E402  (the same fit)
 from recurrent import xla_status  # noqa: E402  (same check as recurrent.py)
 from seq2seq import cpu_snapshot, format_load, others_load  # noqa: E402
 
@@ -350,6 +351,12 @@ def parse_args(argv=None):
         "--jit", choices=("both", "on", "off"), default="both",
         help="jit_compile False, True, or both (both)",
     )
+    p.add_argument(
+        "--empty-slots", choices=("both", "masked"), default="both",
+        help="time MemN2N(empty_slots='attend') and its baseline too "
+        "(both; with --quick the headline position-encoding configuration "
+        "only), or the masked read only (masked)",
+    )
     p.add_argument("--json", metavar="PATH", help="also write results here")
     p.add_argument(
         "--quick", action="store_true",
@@ -400,38 +407,54 @@ def configurations(args):
     return list(dict.fromkeys(wanted))
 
 
-def config_name(config):
+def attend_configurations(args):
+    """The configurations timed with `empty_slots="attend"` too: all of
+    them (both encodings at the headline size, the memory-size and hops
+    sweeps), or with `--quick` the headline position-encoding one only;
+    none with `--empty-slots masked`."""
+    if args.empty_slots == "masked":
+        return []
+    if args.quick:
+        return [("position", args.memory_size, args.hops)]
+    return configurations(args)
+
+
+def config_name(config, empty_slots="masked"):
     encoding, slots, hops = config
-    return f"{encoding}/N{slots}/K{hops}"
+    name = f"{encoding}/N{slots}/K{hops}"
+    return name if empty_slots == "masked" else f"attend/{name}"
 
 
 def measure(args, data, cpus):
     """One interleaved timing per jit setting over every configuration."""
-    configs = configurations(args)
+    configs = [(c, "masked") for c in configurations(args)] + [
+        (c, "attend") for c in attend_configurations(args)]
     rows, checks, params, problems, blocks = [], {}, {}, [], []
+    attend_rows, attend_checks = [], {}
     for jit in args.jits:
         label = "on" if jit else "off"
         log("")
         log(f"jit {label}: building, checking and warming up "
             f"{len(configs)} configurations x 2 models")
         models, fns = {}, {}
-        for config in configs:
+        for config, empty in configs:
             encoding, slots, hops = config
-            name = config_name(config)
+            name = config_name(config, empty)
             t0 = time.perf_counter()
             keras.utils.set_random_seed(0)
-            ours = compile_model(build_ours(args, *config), jit)
+            ours = compile_model(build_ours(args, *config, empty), jit)
             keras.utils.set_random_seed(0)
-            base, words, temporal = build_baseline(args, *config)
+            base, words, temporal = build_baseline(args, *config, empty)
             compile_model(base, jit)
             story, question, answer = (
                 tf.constant(x) for x in data[slots]["timed"]
             )
             x = [story, question]
-            if name not in checks:
+            checked = checks if empty == "masked" else attend_checks
+            if name not in checked:
                 # Eagerly, before any training step changed the weights.
                 ours([story, question])  # build
-                checks[name] = check_equivalence(
+                checked[name] = check_equivalence(
                     ours, base, words, temporal, data[slots]["check"]
                 )
                 params[name] = {
@@ -472,8 +495,8 @@ def measure(args, data, cpus):
         log(f"jit {label}: timed in {elapsed:.0f}s; other processes kept "
             f"{format_load(load).strip()} of the CPUs busy")
 
-        for config in configs:
-            name = config_name(config)
+        for config, empty in configs:
+            name = config_name(config, empty)
             ours, base = models[name]
             xla = "-"
             if jit:
@@ -489,10 +512,11 @@ def measure(args, data, cpus):
             t_ours = timings[f"ours/{name}"]
             t_base = timings[f"keras/{name}"]
             encoding, slots, hops = config
-            rows.append({
+            (rows if empty == "masked" else attend_rows).append({
                 "encoding": encoding,
                 "slots": slots,
                 "hops": hops,
+                "empty_slots": empty,
                 "jit": jit,
                 "ours_step_s": t_ours.median,
                 "keras_step_s": t_base.median,
@@ -510,7 +534,25 @@ def measure(args, data, cpus):
             })
         del models, fns
         keras.backend.clear_session()
-    return rows, checks, params, problems, blocks
+    return rows, checks, params, problems, blocks, attend_rows, attend_checks
+
+
+def fits(args, tables_by_mode):
+    """Step time against the memory size and the hops: a `linear_fit` per
+    empty-slots mode, jit setting and model (ours, keras)."""
+    result = []
+    for empty, (by_slots, by_hops) in tables_by_mode.items():
+        for against, table in (("slots", by_slots), ("hops", by_hops)):
+            for jit in args.jits:
+                series = [r for r in table if r["jit"] == jit]
+                if len(series) < 2:
+                    continue
+                for model in ("ours", "keras"):
+                    fit = linear_fit([r[against] for r in series],
+                                     [r[f"{model}_step_s"] for r in series])
+                    result.append({"empty_slots": empty, "model": model,
+                                   "jit": jit, "against": against, **fit})
+    return result
 
 
 def find(rows, encoding, slots, hops, jit):
@@ -522,29 +564,44 @@ def find(rows, encoding, slots, hops, jit):
     raise KeyError((encoding, slots, hops, jit))
 
 
-def tables(args, rows):
-    """The three tables as lists of row dicts (with `rel` columns added)."""
+def tables(args, rows, partial=False):
+    """The three tables as lists of row dicts (with `rel` columns added).
+    `partial`: leave out what was not timed (the attend rows of a quick
+    run) instead of failing."""
+    def get(*key):
+        try:
+            return find(rows, *key)
+        except KeyError:
+            if partial:
+                return None
+            raise
+
     headline, by_slots, by_hops = [], [], []
     for jit in args.jits:
         for e in ENCODINGS:
-            headline.append(find(rows, e, args.memory_size, args.hops, jit))
+            r = get(e, args.memory_size, args.hops, jit)
+            if r is not None:
+                headline.append(r)
         for key, values, out in (
             ("slots", args.slots, by_slots),
             ("hops", args.hop_counts, by_hops),
         ):
             series = [
-                find(rows, "position",
-                     n if key == "slots" else args.memory_size,
-                     args.hops if key == "slots" else n, jit)
+                get("position",
+                    n if key == "slots" else args.memory_size,
+                    args.hops if key == "slots" else n, jit)
                 for n in values
             ]
+            if any(r is None for r in series):
+                continue
             first = series[0]
             for r in series:
                 out.append({
                     **{k: r[k] for k in (
-                        "encoding", "slots", "hops", "jit", "ours_step_s",
-                        "keras_step_s", "ours_q_per_s", "keras_q_per_s",
-                        "ratio", "paired_ratio", "spread", "xla")},
+                        "encoding", "slots", "hops", "empty_slots", "jit",
+                        "ours_step_s", "keras_step_s", "ours_q_per_s",
+                        "keras_q_per_s", "ratio", "paired_ratio", "spread",
+                        "xla")},
                     "ours_rel": r["ours_step_s"] / first["ours_step_s"],
                     "keras_rel": r["keras_step_s"] / first["keras_step_s"],
                 })
@@ -632,8 +689,13 @@ def run(args):
             "min": int(real.min()), "mean": float(real.mean()),
             "max": int(real.max()),
         }
-    rows, checks, params, problems, blocks = measure(args, data, cpus)
+    (rows, checks, params, problems, blocks, attend_rows,
+     attend_checks) = measure(args, data, cpus)
     headline, by_slots, by_hops = tables(args, rows)
+    a_headline, a_by_slots, a_by_hops = tables(args, attend_rows,
+                                               partial=True)
+    linear = fits(args, {"masked": (by_slots, by_hops),
+                         "attend": (a_by_slots, a_by_hops)})
     elapsed = time.perf_counter() - started
     load_end = os.getloadavg()
     others = others_load(load0, cpu_snapshot(), cpus)
@@ -674,6 +736,31 @@ def run(args):
     log(scaling_header("hops"))
     for r in by_hops:
         log(format_scaling(r, "hops"))
+
+    if attend_rows:
+        log("")
+        log("empty_slots='attend' (ours and the baseline with the empty "
+            "slots in the softmax; same interleaved timing):")
+        log(HEADLINE_HEADER)
+        for r in a_headline:
+            log(format_headline(r))
+        for key, table, what in (
+                ("slots", a_by_slots, f"memory size ({args.hops} hops"),
+                ("hops", a_by_hops, f"hops ({args.memory_size} slots")):
+            if table:
+                log(f"{what}, position encoding, attend):")
+                log(scaling_header(key))
+                for r in table:
+                    log(format_scaling(r, key))
+    if linear:
+        log("")
+        log("step time against memory size and hops (least squares; a "
+            "straight line and x2 per doubling = linear):")
+        for fit in linear:
+            log(f"  {fit['empty_slots']:<6} {fit['model']:<5} jit "
+                f"{'on ' if fit['jit'] else 'off'} vs {fit['against']:<5}: "
+                + format_fit(fit, "slot" if fit["against"] == "slots"
+                             else "hop"))
 
     ratios = [r["ratio"] for r in rows]
     parts = []
@@ -738,6 +825,15 @@ def run(args):
         "headline": headline,
         "memory_size": by_slots,
         "hops": by_hops,
+        "attend": {
+            "rows": attend_rows,
+            "headline": a_headline,
+            "memory_size": a_by_slots,
+            "hops": a_by_hops,
+            "equivalence_check": {"rtol": CHECK_RTOL,
+                                  "max_relative": attend_checks},
+        },
+        "linear_fit": linear,
         "xla_dropped": problems,
         "elapsed_s": elapsed,
     }
