@@ -5,7 +5,7 @@ For one layer (default `PeepholeLSTM`) against `keras.layers.LSTM`, at the
 shapes of `recurrent.py`, with `jit_compile` off and on, this times in
 `tf.function`s (interleaved, median of `--repeats`):
 
-    forward    layer(x, training=False)
+    forward    layer(x, training=True) (no dropout: the training path)
     gradient   d sum(layer(x, training=True)) / d(weights, x)
 
 for
@@ -144,7 +144,9 @@ def _functions(args, variant, shape, jit):
 
     @tf.function(jit_compile=jit)
     def forward(x):
-        return tf.reduce_sum(run(x, False))
+        # training=True (no dropout here): the fused loop's forward, with
+        # what it keeps for the backward pass.
+        return tf.reduce_sum(run(x, True))
 
     @tf.function(jit_compile=jit)
     def gradient(x):

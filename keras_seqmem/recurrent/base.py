@@ -380,24 +380,19 @@ class SequenceRNN(RNN):
 
     # The fused loop (keras_seqmem._fused) ---------------------------------
 
-    # Whether `fused_post()` takes `z = xz_t + p_t` (True) or `(p_t, xz_t)`.
-    fused_additive = True
-
-    def fused_projection(self, x):
-        """`xz = x W + b` for the whole sequence `(batch, T, d)`: the part of
-        every step that does not depend on the state."""
+    def fused_arguments(self, x):
+        """What `keras_seqmem._fused.rnn` runs for the inputs `x` (already
+        dropped out): the additive form `z_t = x_t W + h U + b` and the
+        cell's gates."""
         cell = self.cell
-        xz = ops.matmul(x, cell.kernel)
-        return xz + cell.bias if cell.use_bias else xz
-
-    def fused_post(self):
-        """The rest of a step after `p_t = h_{t-1} U`: the cell's gates on
-        `z = xz_t + p_t` (see `fused_additive`)."""
-        return self.cell.gate_function()
+        return dict(make_post=cell.gate_function, sequence=x,
+                    kernel=cell.kernel,
+                    bias=cell.bias if cell.use_bias else None,
+                    variables=self.fused_variables())
 
     def fused_variables(self):
-        """The weights `fused_post` reads: all of the cell's but the
-        projection's and `U`."""
+        """The weights the gates read: all of the cell's but `W`, `U`,
+        `b`."""
         cell = self.cell
         skip = [cell.kernel, cell.recurrent_kernel, cell.bias]
         return [w for w in cell.weights
@@ -430,10 +425,10 @@ class SequenceRNN(RNN):
             recurrent_mask = cell.step_recurrent_dropout_mask(
                 initial_state[0])
         return _fused.rnn(
-            self.fused_post, self.fused_projection(x), cell.recurrent_kernel,
-            self.fused_variables(), initial_state,
-            recurrent_mask=recurrent_mask, additive=self.fused_additive,
-            return_all_outputs=self.return_sequences)
+            recurrent_kernel=cell.recurrent_kernel,
+            initial_states=initial_state, recurrent_mask=recurrent_mask,
+            return_all_outputs=self.return_sequences,
+            **self.fused_arguments(x))
 
     def step_function(self, training):
         if not self.fast_path:

@@ -387,19 +387,15 @@ class LayerNormLSTM(SequenceRNN):
             sequences, initial_state=initial_state, mask=mask, training=training
         )
 
-    # The fused loop: LN(x W) + b before it, LN(h U) and the gates in it.
-    fused_additive = False
-
-    def fused_projection(self, x):
-        return self.cell.input_function()(x)
-
-    def fused_post(self):
-        return self.cell.recurrent_post()
-
-    def fused_variables(self):
+    def fused_arguments(self, x):
+        # The projected form: LN(x W) + b for the whole sequence before the
+        # loop, LN(h U) and the gates in it.
         cell = self.cell
-        return [cell.recurrent_norm_gamma, cell.recurrent_norm_beta,
-                cell.state_norm_gamma, cell.state_norm_beta]
+        return dict(make_post=cell.recurrent_post,
+                    sequence=cell.input_function()(x),
+                    variables=[cell.recurrent_norm_gamma,
+                               cell.recurrent_norm_beta,
+                               cell.state_norm_gamma, cell.state_norm_beta])
 
     def inner_loop_outputs(self, sequences, initial_state, mask, training):
         if not self.fast_path:
@@ -638,17 +634,13 @@ class LayerNormSimpleRNN(SequenceRNN):
 
     cell_class = LayerNormSimpleRNNCell
 
-    # The fused loop: x W before it (the bias comes after the norm).
-    def fused_projection(self, x):
-        return ops.matmul(x, self.cell.kernel)
-
-    def fused_post(self):
-        return self.cell.normalized_post()
-
-    def fused_variables(self):
+    def fused_arguments(self, x):
+        # The additive form without the bias (it comes after the norm).
         cell = self.cell
-        return [cell.layernorm_gamma] + ([cell.bias] if cell.use_bias
-                                         else [])
+        return dict(make_post=cell.normalized_post, sequence=x,
+                    kernel=cell.kernel, bias=None,
+                    variables=[cell.layernorm_gamma] + (
+                        [cell.bias] if cell.use_bias else []))
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
         return super().call(
