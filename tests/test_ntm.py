@@ -563,6 +563,8 @@ def test_learned_initial_state_receives_gradients():
 
 
 
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow",
+                    reason="TensorFlow only: the weights are read once there")
 def test_weights_read_once_keep_the_controllers_updates():
     """`NTM` reads the cell's trainable weights once, outside its time loop
     (TensorFlow); the other variables a step touches still update: a
