@@ -5,15 +5,19 @@ For one layer (default `PeepholeLSTM`) against `keras.layers.LSTM`, at the
 shapes of `recurrent.py`, with `jit_compile` off and on, this times in
 `tf.function`s (interleaved, median of `--repeats`):
 
-    forward    layer(x, training=True) (no dropout: the training path)
+    infer      layer(x, training=False)
+    forward    layer(x, training=True) (no dropout: the training path, with
+               what the fused loop keeps for its backward pass)
     gradient   d sum(layer(x, training=True)) / d(weights, x)
 
 for
 
     keras       keras.layers.LSTM(units) (use_cudnn=False)
-    fused       our layer: the input half projected for the whole sequence,
-                one (B, u) x (u, G u) product per step, the backward pass
-                written out (keras_seqmem._fused)
+    fused       our layer's fast path (keras_seqmem._fused): one
+                [x_t, h] [W; U] product per step (LayerNormLSTM: the input
+                half LN(x W) + b for the whole sequence before the loop,
+                one h U per step), reads made one step ahead, in training
+                the backward pass written out
     stepwise    our layer's step-by-step fast path, the path before the
                 fused loop: one [x_t, h] [W; U] product per step, the
                 backend's gradient of the loop (keras_seqmem._fused.ENABLED
@@ -149,6 +153,10 @@ def _functions(args, variant, shape, jit):
         return tf.reduce_sum(run(x, True))
 
     @tf.function(jit_compile=jit)
+    def infer(x):
+        return tf.reduce_sum(run(x, False))
+
+    @tf.function(jit_compile=jit)
     def gradient(x):
         with tf.GradientTape() as tape:
             tape.watch(x)
@@ -156,7 +164,7 @@ def _functions(args, variant, shape, jit):
         grads = tape.gradient(loss, [x] + list(weights))
         return tf.add_n([tf.reduce_sum(g) for g in grads])
 
-    return x, forward, gradient, gates
+    return x, forward, infer, gradient, gates
 
 
 def main(argv=None):
@@ -172,14 +180,16 @@ def main(argv=None):
         for jit in (False, True):
             fns = {}
             for variant in VARIANTS:
-                x, forward, gradient, gates = _functions(args, variant, shape,
-                                                         jit)
+                x, forward, infer, gradient, gates = _functions(
+                    args, variant, shape, jit)
+                fns[(variant, "infer")] = (lambda f=infer, x=x:
+                                           f(x).numpy())
                 fns[(variant, "forward")] = (lambda f=forward, x=x:
                                              f(x).numpy())
                 fns[(variant, "gradient")] = (lambda f=gradient, x=x:
                                               f(x).numpy())
                 if jit:
-                    for part, fn in (("forward", forward),
+                    for part, fn in (("infer", infer), ("forward", forward),
                                      ("gradient", gradient)):
                         counts = _hlo_counts(fn, x)
                         hlo.append({"shape": shape_name, "variant": variant,
@@ -188,7 +198,7 @@ def main(argv=None):
                 {f"{v}/{m}": fn for (v, m), fn in fns.items()},
                 repeats=args.repeats, warmup=2)
             keras_t = {m: timings[f"keras/{m}"].median
-                       for m in ("forward", "gradient")}
+                       for m in ("infer", "forward", "gradient")}
             for (variant, part) in fns:
                 t = timings[f"{variant}/{part}"]
                 rows.append({

@@ -32,10 +32,14 @@ call, so any `post` (any activation, any cell) gets its exact gradient;
 tests compare it with the backend's gradient of the cell loop and with a
 float64 NumPy reference.
 
-On TensorFlow the loops are `tf.while_loop`s over `tf.TensorArray`s, each
-step's reads made one iteration ahead and carried (under XLA on CPU a read
-of a stored step fused into the gate arithmetic slows it ~2x,
-benchmarks/README.md); on JAX, `jax.lax.scan`. Other backends run the
+Without `differentiable` (inference) nothing is kept and the backend can
+still differentiate the loop itself.
+
+On TensorFlow the loops are `tf.while_loop`s over `tf.TensorArray`s, and
+the reads of a step's stored `(B, width)` tensors (the backward pass's, the
+projected form's `xz_t`) are made one iteration ahead and carried: under XLA
+on CPU such a read fused into the gate arithmetic made it up to ~2x slower
+(benchmarks/README.md); on JAX, `jax.lax.scan`. Other backends run the
 layers' step-by-step loop (`keras_seqmem._loop`).
 """
 
@@ -54,8 +58,8 @@ def supported():
 
 def rnn(make_post, sequence, recurrent_kernel, variables, initial_states,
         kernel=None, bias=None, recurrent_mask=None,
-        return_all_outputs=True):
-    """Runs the loop over axis 1 of `sequence`, differentiable.
+        return_all_outputs=True, differentiable=True):
+    """Runs the loop over axis 1 of `sequence`.
 
     Args:
         make_post: `make_post() -> post`, called where the weights in
@@ -76,6 +80,10 @@ def rnn(make_post, sequence, recurrent_kernel, variables, initial_states,
         bias: Optional `(width,)` added to `z_t` (additive form).
         recurrent_mask: Optional `(batch, units)` recurrent dropout mask.
         return_all_outputs: Return every step's output.
+        differentiable: Attach the written-out backward pass (keeping what
+            it needs). Without it the loop keeps nothing (inference); the
+            backend can still differentiate it, by its own gradient of the
+            loop.
 
     Returns:
         `(last_output, outputs, final_states)`, `outputs` `(batch,
@@ -113,8 +121,7 @@ def rnn(make_post, sequence, recurrent_kernel, variables, initial_states,
 
         return scoped
 
-    @ops.custom_gradient
-    def run(seq_tm, *args):
+    def forward_pass(seq_tm, args, keep):
         mats = list(args[:n_mat])
         states = list(args[n_mat:n_mat + n_states])
         weights = list(args[n_mat + n_states:])
@@ -144,8 +151,21 @@ def rnn(make_post, sequence, recurrent_kernel, variables, initial_states,
                 return output, new, p
 
         forward = _tf_forward if backend == "tensorflow" else _jax_forward
-        last, outs, final, kept, prev_all = forward(
-            compute, seq_tm, states, return_all_outputs, u_mat.shape[-1])
+        return mats, states, weights, forward(
+            compute, seq_tm, states, return_all_outputs, u_mat.shape[-1],
+            keep, ahead=not additive)
+
+    if not differentiable:
+        _, _, _, (last, outs, final, _, _) = forward_pass(
+            seq_tm, [*matrices, *states, *weights], keep=False)
+        if return_all_outputs:
+            return last, ops.transpose(outs, (1, 0, 2)), final
+        return last, None, final
+
+    @ops.custom_gradient
+    def run(seq_tm, *args):
+        mats, states, weights, (last, outs, final, kept, prev_all) = \
+            forward_pass(seq_tm, args, keep=True)
 
         def grad(*upstream, **_):
             if len(upstream) == 1 and isinstance(upstream[0], (tuple, list)):
@@ -180,7 +200,8 @@ def _mask_h(h, mask):
 # Forward -------------------------------------------------------------------
 
 
-def _tf_forward(compute, seq_tm, states, return_all, kept_width):
+def _tf_forward(compute, seq_tm, states, return_all, kept_width, keep,
+                ahead):
     """Returns `(last, outputs (T, B, u) or None, final_states, kept
     (T, B, width), prev_states [(T, B, ...)])`."""
     import tensorflow as tf
@@ -201,25 +222,28 @@ def _tf_forward(compute, seq_tm, states, return_all, kept_width):
         tas = list(loop[:-n_states])
         prev = list(loop[-n_states:])
         # The next step's input, read now and carried.
-        x_next = seq_ta.read(tf.minimum(t + 1, n - 1))
+        if ahead:
+            x_next = seq_ta.read(tf.minimum(t + 1, n - 1))
+        else:
+            x_t = seq_ta.read(t)
+            x_next = x_t
         output, new, kept = compute(x_t, prev)
         output.set_shape(h_shape)
         for a, b in zip(new, prev):
             a.set_shape(b.shape)
-        i = 0
         if return_all:
             tas[0] = tas[0].write(t, output)
-            i = 1
-        tas[i] = tas[i].write(t, kept)
-        for j, s in enumerate(prev):
-            tas[i + 1 + j] = tas[i + 1 + j].write(t, s)
+        if keep:
+            tas[n_out] = tas[n_out].write(t, kept)
+            for j, s in enumerate(prev):
+                tas[n_out + 1 + j] = tas[n_out + 1 + j].write(t, s)
         return (t + 1, x_next, output, *tas, *new)
 
     kept_shape = tf.TensorShape([states[0].shape[0], kept_width])
     kept_ta = tf.TensorArray(seq_tm.dtype, size=n, element_shape=kept_shape)
     prev_tas = [tf.TensorArray(s.dtype, size=n, element_shape=s.shape)
                 for s in states]
-    tas = out_tas + [kept_ta] + prev_tas
+    tas = out_tas + ([kept_ta] + prev_tas if keep else [])
     loop = tf.while_loop(
         cond, body,
         (tf.constant(0, "int32"), seq_ta.read(0), tf.zeros_like(states[0]),
@@ -230,6 +254,8 @@ def _tf_forward(compute, seq_tm, states, return_all, kept_width):
     tas = list(loop[3:3 + len(tas)])
     final = list(loop[3 + len(tas):])
     outs = _tf_stack(tas[0], static_n) if return_all else None
+    if not keep:
+        return last, outs, final, None, None
     kept = _tf_stack(tas[n_out], static_n)
     prev_all = [_tf_stack(ta, static_n) for ta in tas[n_out + 1:]]
     return last, outs, final, kept, prev_all
@@ -250,14 +276,16 @@ def _tf_stack(ta, static_n):
     return x
 
 
-def _jax_forward(compute, seq_tm, states, return_all, kept_width):
+def _jax_forward(compute, seq_tm, states, return_all, kept_width, keep,
+                 ahead):
     import jax
 
     def body(carry, x_t):
         prev, _ = carry
         output, new, kept = compute(x_t, prev)
-        return (list(new), output), (output if return_all else None, kept,
-                                     list(prev))
+        return (list(new), output), (output if return_all else None,
+                                     kept if keep else None,
+                                     list(prev) if keep else None)
 
     (final, last), (outs, kept, prev_all) = jax.lax.scan(
         body, (list(states), ops.zeros_like(states[0])), seq_tm)

@@ -399,14 +399,15 @@ class SequenceRNN(RNN):
                 if not any(w is s for s in skip if s is not None)]
 
     def uses_fused_loop(self, mask, training):
-        """Whether this call runs the fused loop (keras_seqmem._fused): in
-        training, unmasked, not unrolled, on TensorFlow or JAX. Inference
-        runs the step-by-step fast path, measured faster there
-        (benchmarks/recurrent_profile.py: the fused loop's per-step read
-        of the projected inputs costs more than the product it saves, most
-        under XLA)."""
-        return (self.fast_path and bool(training) and mask is None
-                and not self.unroll and _fused.supported())
+        """Whether this call runs the fused loop (keras_seqmem._fused):
+        unmasked, not unrolled, on TensorFlow or JAX (in training with its
+        written-out backward pass), and not under a mixed-precision policy
+        (the fused loop maps the weights to tensors, which Keras' public
+        API cannot autocast)."""
+        cell = self.cell
+        return (self.fast_path and mask is None and not self.unroll
+                and cell.compute_dtype == cell.variable_dtype
+                and _fused.supported())
 
     def inner_loop_outputs(self, sequences, initial_state, mask, training):
         if not self.uses_fused_loop(mask, training):
@@ -428,7 +429,7 @@ class SequenceRNN(RNN):
             recurrent_kernel=cell.recurrent_kernel,
             initial_states=initial_state, recurrent_mask=recurrent_mask,
             return_all_outputs=self.return_sequences,
-            **self.fused_arguments(x))
+            differentiable=bool(training), **self.fused_arguments(x))
 
     def step_function(self, training):
         if not self.fast_path:
