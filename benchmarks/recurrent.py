@@ -36,6 +36,7 @@ smoke run of a few seconds per model on tiny shapes.
 """
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -90,15 +91,15 @@ BASELINES = {
 # name -> (constructor(units, return_sequences), gates G, baseline name)
 LAYERS = {
     "PeepholeLSTM": (
-        lambda units, rs: keras_seqmem.PeepholeLSTM(
-            units, return_sequences=rs
+        lambda units, rs, **kw: keras_seqmem.PeepholeLSTM(
+            units, return_sequences=rs, **kw
         ),
         4,
         "LSTM",
     ),
     "CoupledLSTM": (
-        lambda units, rs: keras_seqmem.CoupledLSTM(
-            units, return_sequences=rs
+        lambda units, rs, **kw: keras_seqmem.CoupledLSTM(
+            units, return_sequences=rs, **kw
         ),
         3,
         "LSTM",
@@ -107,22 +108,22 @@ LAYERS = {
     # is meant to be used (a scalar gamma costs the same, and gamma=1 would
     # make it a SimpleRNN).
     "LeakyRNN": (
-        lambda units, rs: keras_seqmem.LeakyRNN(
-            units, gamma_range=(1.0, 100.0), return_sequences=rs
+        lambda units, rs, **kw: keras_seqmem.LeakyRNN(
+            units, gamma_range=(1.0, 100.0), return_sequences=rs, **kw
         ),
         1,
         "SimpleRNN",
     ),
     "LayerNormLSTM": (
-        lambda units, rs: keras_seqmem.LayerNormLSTM(
-            units, return_sequences=rs
+        lambda units, rs, **kw: keras_seqmem.LayerNormLSTM(
+            units, return_sequences=rs, **kw
         ),
         4,
         "LSTM",
     ),
     "LayerNormSimpleRNN": (
-        lambda units, rs: keras_seqmem.LayerNormSimpleRNN(
-            units, return_sequences=rs
+        lambda units, rs, **kw: keras_seqmem.LayerNormSimpleRNN(
+            units, return_sequences=rs, **kw
         ),
         1,
         "SimpleRNN",
@@ -251,6 +252,11 @@ def parse_args(argv=None):
         "--matmul-size", type=int, default=2048,
         help="n of the (n, n) x (n, n) reference matmul (2048)",
     )
+    p.add_argument(
+        "--fast-path", choices=("true", "stepwise", "false"), default="true",
+        help="our layers' fast_path: the fused loop (true, the default), "
+        "the step-by-step path, or the cell at every step",
+    )
     p.add_argument("--json", metavar="PATH", help="also write results here")
     p.add_argument(
         "--quick", action="store_true",
@@ -348,6 +354,10 @@ def run_shape(args, shape_name, shape, peak, xla_problems):
         for name in args.layers:
             make_ours, gates, base_name = LAYERS[name]
             make_base, base_gates = BASELINES[base_name]
+            if base_name != "RNN(LSTMCell)":
+                fast_path = {"true": True, "false": False}.get(
+                    args.fast_path, args.fast_path)
+                make_ours = functools.partial(make_ours, fast_path=fast_path)
             keras.utils.set_random_seed(0)
             ours = build_model(make_ours, args, jit)
             keras.utils.set_random_seed(0)

@@ -18,10 +18,9 @@ for
                 half LN(x W) + b for the whole sequence before the loop,
                 one h U per step), reads made one step ahead, in training
                 the backward pass written out
-    stepwise    our layer's step-by-step fast path, the path before the
+    stepwise    our layer with fast_path="stepwise", the path before the
                 fused loop: one [x_t, h] [W; U] product per step, the
-                backend's gradient of the loop (keras_seqmem._fused.ENABLED
-                = False)
+                backend's gradient of the loop
     matmul      the floor: a loop doing only the per-step products of the
                 fused loop (read xz_t, h = (h U + xz_t)[:, :u]), no gates
 
@@ -53,8 +52,6 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-import keras_seqmem  # noqa: E402
-from keras_seqmem import _fused  # noqa: E402
 
 VARIANTS = ("keras", "fused", "stepwise", "matmul")
 OPCODES = ("while", "dot", "fusion", "dynamic-slice", "dynamic-update-slice")
@@ -95,7 +92,9 @@ def _layer(args, variant, units):
     if variant == "keras":
         return recurrent.BASELINES[base][0](units, False), \
             recurrent.BASELINES[base][1]
-    return make(units, False), gates
+    fast_path = True if variant == "fused" else "stepwise"
+    return make(units, False, fast_path=fast_path), \
+        gates
 
 
 def _hlo_counts(fn, *inputs):
@@ -140,11 +139,7 @@ def _functions(args, variant, shape, jit):
         weights = layer.trainable_weights
 
         def run(x, training):
-            _fused.ENABLED = variant != "stepwise"
-            try:
-                return layer(x, training=training)
-            finally:
-                _fused.ENABLED = True
+            return layer(x, training=training)
 
     @tf.function(jit_compile=jit)
     def forward(x):

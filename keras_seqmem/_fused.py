@@ -46,14 +46,9 @@ layers' step-by-step loop (`keras_seqmem._loop`).
 import keras
 from keras import ops
 
-# Off: the layers run their step-by-step fast path in training too (for
-# benchmarks/recurrent_profile.py, which measures both).
-ENABLED = True
-
-
 def supported():
-    """Whether the fused loop is used: on TensorFlow and JAX."""
-    return ENABLED and keras.backend.backend() in ("tensorflow", "jax")
+    """Whether this backend has the fused loop: TensorFlow and JAX."""
+    return keras.backend.backend() in ("tensorflow", "jax")
 
 
 def rnn(make_post, sequence, recurrent_kernel, variables, initial_states,

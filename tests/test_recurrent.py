@@ -350,6 +350,42 @@ def test_fast_path_equals_cell_path_with_dropout(kind):
     np.testing.assert_allclose(infer, slow(x, training=False), atol=1e-6)
 
 
+@pytest.mark.parametrize("kind", sorted(LAYERS))
+def test_fused_stepwise_and_cell_paths_agree_in_training(kind):
+    """fast_path=True (the fused loop and its written-out gradient),
+    "stepwise" and False: same outputs and gradients in training."""
+    cls, _, extra = LAYERS[kind]
+    x = tf.constant(np.random.default_rng(9).standard_normal((3, 6, D)),
+                    tf.float32)
+    results = []
+    weights = None
+    for fast_path in (True, "stepwise", False):
+        layer = cls(U, fast_path=fast_path, return_sequences=True, **extra)
+        layer(x)
+        if weights is None:
+            _randomise(layer)
+            weights = layer.get_weights()
+        layer.set_weights(weights)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x, training=True)
+            loss = tf.reduce_sum(tf.sin(y))
+        grads = tape.gradient(loss, [x] + layer.trainable_weights)
+        results.append([y] + grads)
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_fast_path_takes_true_stepwise_or_false():
+    for value in ("fused", 1, None):
+        with pytest.raises(ValueError, match="fast_path must be True"):
+            keras_seqmem.PeepholeLSTM(U, fast_path=value)
+    layer = keras_seqmem.LeakyRNN(U, fast_path="stepwise")
+    assert keras_seqmem.LeakyRNN.from_config(
+        layer.get_config()).fast_path == "stepwise"
+
+
 # --- the rest of the Keras RNN contract --------------------------------------
 
 CELLS = {

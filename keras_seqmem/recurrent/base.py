@@ -334,10 +334,18 @@ class SequenceRNN(RNN):
     attribute).
 
     Args:
-        fast_path: If True (default), compute each step's pre-activations
-            with one matrix product `[x_t, h_tm1] [W; U] + b` against the
-            kernels stacked once per call. If False, call the cell at every
-            step, as `keras_seqmem.RNN(cell)` does. Both compute the same
+        fast_path: `True` (default): the fused loop
+            (`keras_seqmem._fused`), one matrix product `[x_t, h_tm1]
+            [W; U] + b` per step against the kernels stacked once per call,
+            and in training a backward pass written out (the weight
+            gradients as single products after the backward loop), where
+            the call is unmasked, not unrolled, on TensorFlow or JAX and not
+            under mixed precision; otherwise the step-by-step path.
+            `"stepwise"`: always the step-by-step path, the same per-step
+            product in keras_seqmem's loop with the backend's own gradient
+            of the loop (measured faster in training under XLA on CPU:
+            docs/pages/benchmarks.md). `False`: the cell at every step, as
+            `keras_seqmem.RNN(cell)` runs it. All compute the same
             function.
     """
 
@@ -358,9 +366,16 @@ class SequenceRNN(RNN):
         for k in ("name", "input_shape", "batch_size", "input_dim"):
             if k in kwargs:
                 layer_kwargs[k] = kwargs.pop(k)
+        if not any(fast_path is v for v in (True, False)) and (
+                fast_path != "stepwise"):
+            raise ValueError(
+                f"{type(self).__name__}: fast_path must be True (the fused "
+                f"loop), 'stepwise' (the step-by-step path) or False (the "
+                f"cell at every step); got {fast_path!r}."
+            )
         cell = self.cell_class(units, name=self._cell_name(), **kwargs)
         super().__init__(cell, **layer_kwargs)
-        self.fast_path = bool(fast_path)
+        self.fast_path = fast_path
         self.input_spec = InputSpec(ndim=3)
 
     @classmethod
@@ -405,7 +420,7 @@ class SequenceRNN(RNN):
         (the fused loop maps the weights to tensors, which Keras' public
         API cannot autocast)."""
         cell = self.cell
-        return (self.fast_path and mask is None and not self.unroll
+        return (self.fast_path is True and mask is None and not self.unroll
                 and cell.compute_dtype == cell.variable_dtype
                 and _fused.supported())
 
