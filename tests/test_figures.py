@@ -256,6 +256,15 @@ SOURCES = {
         ["examples/results/dates_2026-12-07/summary.json"],
     ("docs/pages/serving.md", "Latency", 1):
         ["benchmarks/results/serving_cpu2_*.json"],
+    ("benchmarks/README.md", "Results (2026-12-07): three shapes, the fused "
+     "loop", 1):
+        ["benchmarks/results/recurrent_cpu2_2026-12-07_before.json",
+         "benchmarks/results/recurrent_cpu2_2026-12-07_after.json"],
+    ("benchmarks/README.md", "Results (2026-12-07): three shapes, the fused "
+     "loop", 2):
+        ["benchmarks/results/recurrent_cpu2_2026-12-07_after.json"],
+    ("benchmarks/README.md", "Where the time goes", 1):
+        ["benchmarks/results/recurrent_profile_cpu2_2026-12-07_peephole.json"],
     ("benchmarks/README.md", "`seq2seq.py` > Results", 1):
         ["benchmarks/results/seq2seq_cpu2_*.json"],
     ("benchmarks/README.md", "`memory.py` > Results", 1):

@@ -20,10 +20,20 @@ whatever in the gates depends only on the weights once per call
 (`gate_function`). Both paths share the gate code, so they compute the same
 function (tests prove it).
 
+Unmasked, on TensorFlow and JAX, the fast path is the fused loop
+(`keras_seqmem._fused`): the same per-step product and gates, and in
+training a backward pass written out (one `dz U^T` product per step, the
+weight gradients as single products after the backward loop), which trains
+faster than the backend's gradient of the loop without XLA and about as
+fast with it (benchmarks/README.md). `fast_path="stepwise"` keeps the
+step-by-step path.
+
 Projecting the whole input sequence up front (`(B*T, d) x (d, G*u)`) was
-measured slower on CPU (with and without XLA): it materialises a
-`(B, T, G*u)` tensor 4-16x the size of the input and gains nothing over the
-per-step product (see benchmarks/README.md).
+measured slower on CPU (2026-11 and again 2026-12-07, with the fused loop):
+under XLA the per-step read of the `(B, T, G*u)` projection, fused into the
+gate arithmetic, costs more than the smaller product saves
+(benchmarks/README.md). LayerNormLSTM, whose input half has its own
+normalisation, is the exception.
 """
 
 import re

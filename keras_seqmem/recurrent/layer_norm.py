@@ -14,20 +14,20 @@ Layer normalisation here is over the last axis, as
 (`var` the biased variance; computed in float32 when the layer computes in
 16 bits, in float64 for a float64 layer).
 
-The fast paths (`fast_path=True`, the default of the layers):
+The fast paths (`fast_path=True`, the default of the layers), unmasked on
+TensorFlow and JAX, are keras_seqmem's fused loop (`keras_seqmem._fused`;
+in training with its backward pass written out):
 
 * `LayerNormLSTM`: the input half of every step, `LN(x_t W) + b`, does not
   depend on the recurrence, so it is computed for the whole sequence before
-  the loop, as one `(B*T, d) x (d, 4u)` product and one vectorised
-  normalisation; each step then does only `LN(h_tm1 U)` and the gates.
-  Measured on 2 loaded CPU cores (batch 32, 100 steps, 16 features, 64
-  units, Adam train step, 2026-12-07): 1.14-1.21x faster than the cell
-  loop under XLA (`jit_compile=True`), 0.72-0.86x without XLA, where
-  reading the `(B, T, 4u)` projection step by step costs more than it
-  saves; `fast_path=False` is the cell loop.
+  the loop (one `(B*T, d) x (d, 4u)` product and one vectorised
+  normalisation); each step then does only `LN(h_tm1 U)` and the gates
+  (`recurrent_post`). Masked calls use the same split in the step-by-step
+  loop.
 * `LayerNormSimpleRNN`: its normalisation is over the sum `x_t W + h_tm1 U`,
-  so nothing of a step can leave the loop; the fast path reads the weights
-  once per call and runs the step without a layer call per step.
+  so both products stay in the loop (`normalized_post` after them).
+
+Measured speed: benchmarks/README.md ("Results (2026-12-07)").
 
 Both paths share the step arithmetic below, so they compute the same
 function (tests/test_layernorm_rnn.py proves it, with masks, dropout,
