@@ -115,12 +115,12 @@ def test_actrnn_ponder_cost_in_model_losses_and_training_loss():
 
 # --- the recurrent layers' written-out gradient ---------------------------------
 
+# The layers whose training runs the fused loop (the one-gate ones train
+# on the step-by-step path: SequenceRNN.uses_fused_loop).
 FUSED = {
     "PeepholeLSTM": dict(),
     "CoupledLSTM": dict(use_peepholes=True),
-    "LeakyRNN": dict(gamma_range=(1.2, 10.0), trainable_gamma=True),
     "LayerNormLSTM": dict(),
-    "LayerNormSimpleRNN": dict(),
 }
 
 

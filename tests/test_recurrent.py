@@ -377,6 +377,24 @@ def test_fused_stepwise_and_cell_paths_agree_in_training(kind):
             np.testing.assert_allclose(a, b, atol=1e-5)
 
 
+def test_which_path_runs():
+    """The fused loop runs unmasked on this backend, in training for cells
+    of several gates; masks, one-gate cells in training, "stepwise" and
+    mixed precision take the step-by-step path."""
+    fused = keras_seqmem.PeepholeLSTM(U)
+    one_gate = keras_seqmem.LeakyRNN(U)
+    mask = np.ones((2, 3), bool)
+    assert fused.uses_fused_loop(None, training=True)
+    assert fused.uses_fused_loop(None, training=False)
+    assert not fused.uses_fused_loop(mask, training=False)
+    assert not one_gate.uses_fused_loop(None, training=True)
+    assert one_gate.uses_fused_loop(None, training=False)
+    assert not keras_seqmem.PeepholeLSTM(
+        U, fast_path="stepwise").uses_fused_loop(None, training=True)
+    assert not keras_seqmem.PeepholeLSTM(
+        U, dtype="mixed_float16").uses_fused_loop(None, training=True)
+
+
 def test_fast_path_takes_true_stepwise_or_false():
     for value in ("fused", 1, None):
         with pytest.raises(ValueError, match="fast_path must be True"):

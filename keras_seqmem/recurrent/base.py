@@ -426,10 +426,16 @@ class SequenceRNN(RNN):
     def uses_fused_loop(self, mask, training):
         """Whether this call runs the fused loop (keras_seqmem._fused):
         unmasked, not unrolled, on TensorFlow or JAX (in training with its
-        written-out backward pass), and not under a mixed-precision policy
-        (the fused loop maps the weights to tensors, which Keras' public
-        API cannot autocast)."""
+        written-out backward pass, for cells of several gates), and not
+        under a mixed-precision policy (the fused loop maps the weights to
+        tensors, which Keras' public API cannot autocast)."""
         cell = self.cell
+        if training and cell.num_gates == 1:
+            # A one-gate cell (LeakyRNN, LayerNormSimpleRNN) trains faster
+            # on the step-by-step path without XLA (LeakyRNN's gradient,
+            # reference shape: 32.1 ms vs 40.3 fused; benchmarks/README.md)
+            # and saves little in the backward products.
+            return False
         return (self.fast_path is True and mask is None and not self.unroll
                 and cell.compute_dtype == cell.variable_dtype
                 and _fused.supported())
