@@ -48,7 +48,6 @@ if _HERE not in sys.path:
 import _timing  # noqa: E402
 import recurrent  # noqa: E402
 
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 

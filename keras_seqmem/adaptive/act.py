@@ -451,6 +451,64 @@ class ACT(keras.layers.Layer):
         steps, remainder = result[1 + num_states], result[2 + num_states]
         return output, new_states, steps, remainder
 
+    def _chain(self, step_fn, x_at, states, weights, taken, max_steps):
+        """Runs the ponder steps taken again, keeping each one's input
+        states; returns `read(k) -> [s^k ...]`. On TensorFlow a
+        `tf.TensorArray` keeps them (a write is O(1) with and without XLA);
+        elsewhere a preallocated `(max_steps, ...)` buffer updated in place
+        (XLA)."""
+        num_states = len(states)
+
+        def chain_cond(k, *_):
+            return ops.less(k + 1, taken)
+
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            tas = [tf.TensorArray(s.dtype, size=max_steps,
+                                  element_shape=s.shape,
+                                  clear_after_read=False).write(0, s)
+                   for s in states]
+
+            def ta_body(k, *loop):
+                chain = list(loop[:num_states])
+                tas = list(loop[num_states:])
+                _, new_states, _ = step_fn(x_at(k), chain, weights)
+                for new, old in zip(new_states, chain):
+                    new.set_shape(old.shape)
+                tas = [ta.write(k + 1, s) for ta, s in zip(tas, new_states)]
+                return (k + 1, *new_states, *tas)
+
+            loop = tf.while_loop(
+                chain_cond, ta_body, (tf.constant(0, "int32"), *states, *tas),
+                maximum_iterations=max_steps)
+            tas = list(loop[1 + num_states:])
+            return lambda k: [ta.read(k) for ta in tas]
+
+        buffers = [ops.zeros((max_steps,) + tuple(ops.shape(s)), s.dtype)
+                   for s in states]
+        # (scatter_update, not slice_update: TF's slice_update is an XLA op
+        # that an exported SavedModel cannot hold.)
+        index0 = ops.zeros((1, 1), "int32")
+        buffers = [ops.scatter_update(b, index0, s[None])
+                   for b, s in zip(buffers, states)]
+
+        def chain_body(k, *loop):
+            chain = list(loop[:num_states])
+            bufs = list(loop[num_states:])
+            _, new_states, _ = step_fn(x_at(k), chain, weights)
+            index = ops.reshape(k + 1, (1, 1))
+            bufs = [ops.scatter_update(b, index, s[None])
+                    for b, s in zip(bufs, new_states)]
+            return (k + 1, *new_states, *bufs)
+
+        loop = ops.while_loop(
+            chain_cond, chain_body,
+            (ops.convert_to_tensor(0, "int32"), *states, *buffers),
+            maximum_iterations=max_steps)
+        buffers = list(loop[1 + num_states:])
+        return lambda k: [ops.take(b, k, axis=0) for b in buffers]
+
     def _ponder_gradient(self, step_fn, inputs, states, weights, steps,
                          remainder, upstream, work, max_steps, input_dim):
         num_states = len(states)
@@ -477,31 +535,8 @@ class ACT(keras.layers.Layer):
 
         # 1. The chain of inner states before each step taken:
         # chain[k] = s^k (s^0 the step's input states), k < taken.
-        buffers = [ops.zeros((max_steps,) + tuple(ops.shape(s)), s.dtype)
-                   for s in states]
-        # (scatter_update, not slice_update: TF's slice_update is an XLA op
-        # that an exported SavedModel cannot hold.)
-        index0 = ops.zeros((1, 1), "int32")
-        buffers = [ops.scatter_update(b, index0, s[None])
-                   for b, s in zip(buffers, states)]
-
-        def chain_cond(k, *_):
-            return ops.less(k + 1, taken)
-
-        def chain_body(k, *loop):
-            chain = list(loop[:num_states])
-            bufs = list(loop[num_states:])
-            _, new_states, _ = step_fn(x_at(k), chain, weights)
-            index = ops.reshape(k + 1, (1, 1))
-            bufs = [ops.scatter_update(b, index, s[None])
-                    for b, s in zip(bufs, new_states)]
-            return (k + 1, *new_states, *bufs)
-
-        loop = ops.while_loop(
-            chain_cond, chain_body,
-            (ops.convert_to_tensor(0, "int32"), *states, *buffers),
-            maximum_iterations=max_steps)
-        buffers = list(loop[1 + num_states:])
+        read_chain = self._chain(step_fn, x_at, states, weights, taken,
+                                 max_steps)
 
         # 2. Back through the steps taken, last first.
         def back_cond(k, *_):
@@ -512,7 +547,7 @@ class ACT(keras.layers.Layer):
             d_in = loop[num_states]
             q = loop[num_states + 1]
             d_w = list(loop[num_states + 2:])
-            chain = [ops.take(b, k, axis=0) for b in buffers]
+            chain = read_chain(k)
             k_f = ops.cast(k, work)
             running = ops.less(k_f, steps)
             halting = ops.equal(k_f, steps - 1.0)
