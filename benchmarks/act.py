@@ -77,6 +77,9 @@ def parse_args(argv=None):
                    help="instead: training-step and prediction time with the "
                    "default halting for each max_ponder_steps M (default 4 8 "
                    "16 32), XLA off and on")
+    p.add_argument("--gradient", choices=("written", "loop"), default=None,
+                   help="ACT's `gradient` argument (default: the layer's "
+                   "default, 'written')")
     p.add_argument("--label", default="",
                    help="a name for this run in the results file (e.g. "
                    "'before' when keras_seqmem is imported from another "
@@ -109,23 +112,25 @@ def build(layer, args, jit):
     return model
 
 
-def act_layer(units, m, bias):
+def act_layer(units, m, bias, gradient=None):
     """ACTRNN(ACT(LSTMCell(units), max_ponder_steps=m)), halting bias `bias`
-    (1.0 is the layer's default)."""
+    (1.0 is the layer's default); `gradient` ACT's argument when given (a
+    package from before that argument runs without it)."""
     import keras
     import keras_seqmem
 
+    extra = {} if gradient is None else {"gradient": gradient}
     return keras_seqmem.ACTRNN(keras_seqmem.ACT(
         keras.layers.LSTMCell(units), max_ponder_steps=m,
         time_penalty=0.01,
-        halting_bias_initializer=keras.initializers.Constant(bias)))
+        halting_bias_initializer=keras.initializers.Constant(bias), **extra))
 
 
 def make_layers(args):
     import keras
 
     def act(m, bias):
-        return act_layer(args.units, m, bias)
+        return act_layer(args.units, m, bias, args.gradient)
 
     layers = {"keras_lstm": lambda: keras.layers.LSTM(args.units),
               "bare_cell": lambda: keras.layers.RNN(
@@ -246,7 +251,8 @@ def run_sweep(args):
     y = tf.constant(rng.standard_normal((args.batch, 1)), tf.float32)
     rows, problems = [], []
     for jit in (False, True):
-        models = {m: build(act_layer(args.units, m, 1.0), args, jit)
+        models = {m: build(act_layer(args.units, m, 1.0, args.gradient),
+                           args, jit)
                   for m in args.sweep_max_ponder}
 
         def train(model):

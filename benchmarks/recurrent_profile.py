@@ -17,7 +17,8 @@ for
                 [x_t, h] [W; U] product per step (LayerNormLSTM: the input
                 half LN(x W) + b for the whole sequence before the loop,
                 one h U per step), reads made one step ahead, in training
-                the backward pass written out
+                the backward pass written out (forced here for the one-gate
+                cells too, which train step-by-step by default)
     stepwise    our layer with fast_path="stepwise", the path before the
                 fused loop: one [x_t, h] [W; U] product per step, the
                 backend's gradient of the loop
@@ -92,8 +93,20 @@ def _layer(args, variant, units):
         return recurrent.BASELINES[base][0](units, False), \
             recurrent.BASELINES[base][1]
     fast_path = True if variant == "fused" else "stepwise"
-    return make(units, False, fast_path=fast_path), \
-        gates
+    layer = make(units, False, fast_path=fast_path)
+    if variant == "fused":
+        # The fused loop in training too: one-gate cells train on the
+        # step-by-step path by default (SequenceRNN.uses_fused_loop); this
+        # measures what that choice avoids.
+        base_rule = type(layer).uses_fused_loop
+
+        class Forced(type(layer)):
+            def uses_fused_loop(self, mask, training):
+                return base_rule(self, mask, False)
+
+        layer = Forced(**{k: v for k, v in layer.get_config().items()
+                          if k != "name"})
+    return layer, gates
 
 
 def _hlo_counts(fn, *inputs):

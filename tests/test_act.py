@@ -164,6 +164,43 @@ def test_gradients_match_finite_differences():
     assert np.abs(grads[1]).max() > 1e-3
 
 
+def test_loop_gradient_skips_the_written_one(monkeypatch):
+    """gradient="loop" does not run the written-out gradient's path."""
+    def boom(*args, **kwargs):
+        raise AssertionError("written-out gradient used")
+
+    monkeypatch.setattr(ACT, "_ponder_with_gradient", boom)
+    x = np.zeros((2, 3, D), "float32")
+    ACTRNN(ACT(keras.layers.LSTMCell(U), gradient="loop"))(x)
+    with pytest.raises(AssertionError, match="written-out gradient used"):
+        ACTRNN(ACT(keras.layers.LSTMCell(U)))(x)
+
+
+def test_loop_gradient_equals_the_written_one():
+    """ACT(gradient="loop") (the backend differentiates the ponder loop)
+    and the default written-out gradient: same outputs, ponder cost and
+    gradients, float64; the argument round-trips and is checked."""
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(3, 4, D))
+    probe = rng.normal(size=(3, 4, U))
+    results = []
+    for gradient in ("written", "loop"):
+        layer = _float64_layer("lstm", max_steps=4, time_penalty=0.05,
+                               seed=3)
+        layer.cell.gradient = gradient
+        with tf.GradientTape() as tape:
+            outputs, *_ = layer(x)
+            loss = tf.reduce_sum(outputs * probe) + tf.add_n(layer.losses)
+        grads = tape.gradient(loss, layer.trainable_weights)
+        results.append([loss] + grads)
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+    act = ACT(keras.layers.LSTMCell(U), gradient="loop")
+    assert ACT.from_config(act.get_config()).gradient == "loop"
+    with pytest.raises(ValueError, match="`gradient` must be one of"):
+        ACT(keras.layers.LSTMCell(U), gradient="custom")
+
+
 @pytest.mark.parametrize("kind", ["simple", "lstm", "gru", "peephole",
                                   "coupled", "leaky"])
 def test_forced_halting_equals_the_inner_cell(kind):

@@ -24,6 +24,7 @@ from keras_seqmem._ops import work_dtype
 from keras_seqmem._dropout import prepare_dropout_masks
 from keras_seqmem._dropout import reset_dropout_masks
 
+GRADIENTS = ("written", "loop")
 HALTING_INPUTS = ("output", "state")
 
 
@@ -120,6 +121,14 @@ class ACT(keras.layers.Layer):
         halting_input: `"output"` (default: the inner cell's output `y^n`)
             or `"state"` (all its states, concatenated, as in Graves's
             `h^n = σ(W_h s^n + b_h)`).
+        gradient: `"written"` (default on TensorFlow and JAX): the ponder
+            loop's backward pass written out, whose cost follows the ponder
+            steps taken whatever `M` (with XLA: 26.0–27.1 ms per training
+            step for `M` = 4 to 32 in docs/pages/act.md). `"loop"`: the
+            backend differentiates the loop itself, which costs more with
+            XLA and grows with `M`, but trains faster without XLA (each
+            ponder step's cell is not run a second time): see "Cost" in
+            docs/pages/act.md.
 
     Weights: the inner cell's (its kernel has one more input row than the
     input, the flag's, last), `halting_kernel` `(D, 1)` and `halting_bias`
@@ -160,9 +169,15 @@ class ACT(keras.layers.Layer):
         halting_bias_initializer=None,
         halting_kernel_initializer="glorot_uniform",
         halting_input="output",
+        gradient="written",
         **kwargs,
     ):
         who = kwargs.get("name") or "ACT"
+        if gradient not in GRADIENTS:
+            raise ValueError(
+                f"Layer '{who}': argument `gradient` must be one of "
+                f"{GRADIENTS}, got gradient={gradient!r}."
+            )
         if isinstance(cell, dict):
             cell = keras.saving.deserialize_keras_object(cell)
         if not (isinstance(cell, keras.layers.Layer)
@@ -209,6 +224,7 @@ class ACT(keras.layers.Layer):
         self.halting_kernel_initializer = initializers.get(
             halting_kernel_initializer)
         self.halting_input = halting_input
+        self.gradient = gradient
         self.input_spec = InputSpec(min_ndim=2)
 
     # Sizes -------------------------------------------------------------
@@ -283,7 +299,8 @@ class ACT(keras.layers.Layer):
         """
         states = _as_list(states)
         inputs = ops.cast(inputs, self.compute_dtype)
-        if keras.backend.backend() not in ("tensorflow", "jax"):
+        if (self.gradient == "loop"
+                or keras.backend.backend() not in ("tensorflow", "jax")):
             return self._ponder_loop(inputs, states, training)
         variables = self._ponder_variables()
         if weight_values is None:
@@ -615,6 +632,7 @@ class ACT(keras.layers.Layer):
             "halting_kernel_initializer": initializers.serialize(
                 self.halting_kernel_initializer),
             "halting_input": self.halting_input,
+            "gradient": self.gradient,
         }
         return {**super().get_config(), **config}
 

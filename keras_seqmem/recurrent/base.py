@@ -433,8 +433,9 @@ class SequenceRNN(RNN):
         if training and cell.num_gates == 1:
             # A one-gate cell (LeakyRNN, LayerNormSimpleRNN) trains faster
             # on the step-by-step path without XLA (LeakyRNN's gradient,
-            # reference shape: 32.1 ms vs 40.3 fused; benchmarks/README.md)
-            # and saves little in the backward products.
+            # reference shape: 36.9 ms vs 43.6 fused; with XLA 51.0 vs
+            # 41.2; benchmarks/README.md): the default that does not lose
+            # where XLA is off, Keras's default on CPU.
             return False
         return (self.fast_path is True and mask is None and not self.unroll
                 and cell.compute_dtype == cell.variable_dtype
