@@ -265,6 +265,9 @@ SOURCES = {
         ["benchmarks/results/recurrent_cpu2_2026-12-07_after.json"],
     ("benchmarks/README.md", "Where the time goes", 1):
         ["benchmarks/results/recurrent_profile_cpu2_2026-12-07_peephole.json"],
+    ("benchmarks/README.md", "`ntm.py` > Results > Where the time goes "
+     "(XLA, 128 slots)", 1):
+        ["benchmarks/results/ntm_ablation_cpu2_*.json"],
     ("benchmarks/README.md", "`seq2seq.py` > Results", 1):
         ["benchmarks/results/seq2seq_cpu2_*.json"],
     ("benchmarks/README.md", "`memory.py` > Results", 1):
