@@ -49,6 +49,8 @@ layers' step-by-step loop (`keras_seqmem._loop`).
 import keras
 from keras import ops
 
+from keras_seqmem import _ops
+
 
 def supported():
     """Whether this backend has the fused loop: TensorFlow and JAX."""
@@ -312,15 +314,16 @@ def _backward(bound_post, additive, seq_tm, mats, states, weights, mask,
             def f(z, prev, w):
                 return bound_post(w)(z, prev)
 
-            (d_z, d_prev, d_w) = _vjp(f, (kept_t, prev, weights),
-                                      (g_out, d_new))
+            (d_z, d_prev, d_w), _ = _ops.vjp(
+                f, (kept_t, prev, weights), lambda _: ((g_out, d_new), None))
             writes = [d_z]
         else:
             def f(p, xz, prev, w):
                 return bound_post(w)(p, xz, prev)
 
-            (d_z, d_xz, d_prev, d_w) = _vjp(
-                f, (kept_t, xz_t, prev, weights), (g_out, d_new))
+            (d_z, d_xz, d_prev, d_w), _ = _ops.vjp(
+                f, (kept_t, xz_t, prev, weights),
+                lambda _: ((g_out, d_new), None))
             writes = [d_xz, d_z]
         d_prev = list(d_prev)
         d_prev[0] = d_prev[0] + _mask_h(ops.matmul(d_z, u_t), mask)
@@ -349,30 +352,6 @@ def _backward(bound_post, additive, seq_tm, mats, states, weights, mask,
     if len(mats) > 2:
         d_mats.append(ops.sum(flat_dz, axis=0))
     return (d_seq, *d_mats, *d_states, *d_w)
-
-
-def _vjp(f, primals, cotangents):
-    """Vector-Jacobian product of `f(*primals) -> (output, [states])`:
-    the gradients of every primal (nested like them)."""
-    if keras.backend.backend() == "jax":
-        import jax
-
-        primals = tuple(list(p) if isinstance(p, (list, tuple)) else p
-                        for p in primals)
-        _, pullback = jax.vjp(f, *primals)
-        g_out, g_new = cotangents
-        return pullback((g_out, list(g_new)))
-    import tensorflow as tf
-
-    flat = tf.nest.flatten(primals)
-    with tf.GradientTape() as tape:
-        tape.watch(flat)
-        output, new = f(*primals)
-    grads = tape.gradient(
-        [output, *new], flat,
-        output_gradients=[cotangents[0], *cotangents[1]],
-        unconnected_gradients=tf.UnconnectedGradients.ZERO)
-    return tf.nest.pack_sequence_as(list(primals), grads)
 
 
 def _tf_backward(back, xz_tm, kept, prev_all, weights, g_first, g_states,

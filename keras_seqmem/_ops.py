@@ -8,7 +8,9 @@ the sequence layers that run their own step (the recurrent fast path, `NTM`,
 `keep_states` and `reset_to_initial_state` give them `stateful=True` as
 `keras.layers.RNN` has it; `mirror_cell_arguments` gives a sequence layer
 its cell's constructor arguments as read-only properties, as
-`keras.layers.LSTM` has `units`, `dropout`, ...
+`keras.layers.LSTM` has `units`, `dropout`, ...; `vjp` is the one
+vector-Jacobian product of the written-out backward passes (ACT's ponder
+loop, the recurrent layers' fused loop).
 """
 
 import inspect
@@ -18,6 +20,43 @@ from keras import ops
 from keras import tree
 
 from keras_seqmem import _loop
+
+
+def vjp(f, primals, cotangents):
+    """Vector-Jacobian product of `f(*primals)` on TensorFlow or JAX.
+
+    Args:
+        f: A function of tensors and lists of tensors; returns a nested
+            structure of tensors.
+        primals: Tuple of `f`'s arguments.
+        cotangents: `cotangents(outputs) -> (cts, extra)`: the cotangents,
+            nested like `f`'s outputs (they may depend on the outputs),
+            and anything to pass back.
+
+    Returns:
+        `(grads, extra)`, `grads` nested like `primals` (zeros for what the
+        outputs do not depend on).
+    """
+    primals = tuple(list(p) if isinstance(p, (list, tuple)) else p
+                    for p in primals)
+    if keras.backend.backend() == "jax":
+        import jax
+
+        outputs, pullback = jax.vjp(f, *primals)
+        cts, extra = cotangents(outputs)
+        return pullback(tree.pack_sequence_as(outputs, tree.flatten(cts))), \
+            extra
+    import tensorflow as tf
+
+    flat = tree.flatten(primals)
+    with tf.GradientTape() as tape:
+        tape.watch(flat)
+        outputs = f(*primals)
+    cts, extra = cotangents(outputs)
+    grads = tape.gradient(
+        tree.flatten(outputs), flat, output_gradients=tree.flatten(cts),
+        unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    return tree.pack_sequence_as(primals, grads), extra
 
 
 def work_dtype(dtype):

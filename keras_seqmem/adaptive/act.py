@@ -20,6 +20,7 @@ from keras_seqmem._ops import reset_to_initial_state
 from keras_seqmem._ops import run_layer_rnn
 from keras_seqmem._ops import sequence_output_mask
 from keras_seqmem._ops import stateful_states
+from keras_seqmem._ops import vjp
 from keras_seqmem._ops import work_dtype
 from keras_seqmem._dropout import prepare_dropout_masks
 from keras_seqmem._dropout import reset_dropout_masks
@@ -32,35 +33,6 @@ def _as_list(states):
     if isinstance(states, (list, tuple)):
         return list(states)
     return [states]
-
-
-def _vjp(step_fn, x, chain, weights, cotangents):
-    """Vector-Jacobian product of one ponder step `step_fn(x, chain,
-    weights) -> (output, new_states, h)`, whose cotangents
-    `cotangents(outs) -> ((ct_output, ct_states, ct_h), extra)` depend on
-    its outputs. Returns `(d_x, d_chain, d_weights, extra)`."""
-    if keras.backend.backend() == "jax":
-        import jax
-
-        outs, pullback = jax.vjp(
-            lambda x, chain, weights: step_fn(x, chain, weights),
-            x, list(chain), list(weights))
-        cts, extra = cotangents(outs)
-        d_x, d_chain, d_w = pullback((cts[0], list(cts[1]), cts[2]))
-        return d_x, list(d_chain), list(d_w), extra
-    import tensorflow as tf
-
-    chain, weights = list(chain), list(weights)
-    with tf.GradientTape() as tape:
-        tape.watch([x, *chain, *weights])
-        output, new_states, h = step_fn(x, chain, weights)
-    (ct_out, ct_states, ct_h), extra = cotangents((output, new_states, h))
-    grads = tape.gradient(
-        [output, *new_states, h], [x, *chain, *weights],
-        output_gradients=[ct_out, *ct_states, ct_h],
-        unconnected_gradients=tf.UnconnectedGradients.ZERO)
-    n = len(chain)
-    return grads[0], grads[1 : 1 + n], grads[1 + n:], extra
 
 
 @keras.saving.register_keras_serializable(package="keras_seqmem")
@@ -586,8 +558,8 @@ class ACT(keras.layers.Layer):
                                                 new_states)]
                 return (ct_out, ct_states, ops.cast(dh, h.dtype)), new_q
 
-            d_x, d_prev, d_wk, new_q = _vjp(step_fn, x_at(k), chain,
-                                            weights, cotangents)
+            (d_x, d_prev, d_wk), new_q = vjp(
+                step_fn, (x_at(k), chain, weights), cotangents)
             d_in = d_in + ops.cast(d_x[:, :input_dim], d_in.dtype)
             d_w = [a + ops.cast(g, a.dtype) for a, g in zip(d_w, d_wk)]
             d_prev = [ops.cast(d, s.dtype) for d, s in zip(d_prev, states)]
