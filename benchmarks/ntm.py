@@ -49,34 +49,45 @@ def log(*parts):
     print(*parts, flush=True)
 
 
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                allow_abbrev=False)
+# The copy task's shapes and the timing, shared with ntm_ablation.py.
+QUICK = {
+    "--batch": ("batch", 2), "--length": ("length", 3),
+    "--units": ("units", 8), "--word-size": ("word_size", 4),
+    "--repeats": ("repeats", 2), "--warmup": ("warmup", 1),
+    "--steps-per-call": ("steps_per_call", 1),
+}
+
+
+def add_task_arguments(p, repeats):
+    """The copy task's and the timing's flags (`--batch`, `--length`,
+    `--units`, `--word-size`, `--repeats`, `--warmup`, `--steps-per-call`,
+    `--json`, `--quick`); `repeats` the default of `--repeats`."""
     p.add_argument("--batch", type=int, default=8, help="batch size (8)")
     p.add_argument("--length", type=int, default=20,
                    help="longest copy sequence (20: T = 41 steps)")
     p.add_argument("--units", type=int, default=100,
                    help="controller / LSTM units (100)")
     p.add_argument("--word-size", type=int, default=20)
-    p.add_argument("--memory-sizes", type=int, nargs="+",
-                   default=[64, 128, 256, 512])
-    p.add_argument("--repeats", type=int, default=15,
-                   help="timed calls per model (15)")
+    p.add_argument("--repeats", type=int, default=repeats,
+                   help=f"timed calls per model ({repeats})")
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--steps-per-call", type=int, default=5,
                    help="train_on_batch calls per timed call (5)")
     p.add_argument("--json", metavar="PATH", help="also write results here")
     p.add_argument("--quick", action="store_true",
                    help="smoke run: tiny shapes, few repeats")
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                allow_abbrev=False)
+    add_task_arguments(p, repeats=15)
+    p.add_argument("--memory-sizes", type=int, nargs="+",
+                   default=[64, 128, 256, 512])
     args = p.parse_args(argv)
     if args.quick:
         _timing.apply_quick(args, argv, {
-            "--batch": ("batch", 2), "--length": ("length", 3),
-            "--units": ("units", 8), "--word-size": ("word_size", 4),
-            "--memory-sizes": ("memory_sizes", [8, 16]),
-            "--repeats": ("repeats", 2), "--warmup": ("warmup", 1),
-            "--steps-per-call": ("steps_per_call", 1),
-        })
+            **QUICK, "--memory-sizes": ("memory_sizes", [8, 16])})
     return args
 
 

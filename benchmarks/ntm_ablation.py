@@ -61,7 +61,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import numpy as np  # noqa: E402
 
 import _timing  # noqa: E402
-from ntm import log  # noqa: E402  (benchmarks/ntm.py)
+import ntm  # noqa: E402  (benchmarks/ntm.py)
+from ntm import log  # noqa: E402
 from ntm import make_data  # noqa: E402
 from recurrent import xla_status  # noqa: E402
 
@@ -151,12 +152,7 @@ def install_variants():
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 allow_abbrev=False)
-    p.add_argument("--batch", type=int, default=8, help="batch size (8)")
-    p.add_argument("--length", type=int, default=20,
-                   help="longest copy sequence (20: T = 41 steps)")
-    p.add_argument("--units", type=int, default=100,
-                   help="controller / LSTM units (100)")
-    p.add_argument("--word-size", type=int, default=20)
+    ntm.add_task_arguments(p, repeats=21)
     p.add_argument("--memory-size", type=int, default=128,
                    help="memory slots N (128)")
     p.add_argument("--jit", choices=("on", "off", "both"), default="on",
@@ -165,22 +161,10 @@ def parse_args(argv=None):
                    default=list(VARIANTS),
                    help="NTM variants to time (all; 'full' is always "
                    "added; the output check runs on all)")
-    p.add_argument("--repeats", type=int, default=21,
-                   help="timed calls per model (21)")
-    p.add_argument("--warmup", type=int, default=3)
-    p.add_argument("--steps-per-call", type=int, default=5,
-                   help="train_on_batch calls per timed call (5)")
-    p.add_argument("--json", metavar="PATH", help="also write results here")
-    p.add_argument("--quick", action="store_true",
-                   help="smoke run: tiny shapes, few repeats")
     args = p.parse_args(argv)
     if args.quick:
         _timing.apply_quick(args, argv, {
-            "--batch": ("batch", 2), "--length": ("length", 3),
-            "--units": ("units", 8), "--word-size": ("word_size", 4),
-            "--memory-size": ("memory_size", 8),
-            "--repeats": ("repeats", 2), "--warmup": ("warmup", 1),
-            "--steps-per-call": ("steps_per_call", 1),
+            **ntm.QUICK, "--memory-size": ("memory_size", 8),
             # Tracing a training step costs about 2.5 s per NTM model even
             # at tiny shapes, XLA's compilation more: the smoke run times
             # one variant without XLA (the output check still covers all).
