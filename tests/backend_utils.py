@@ -89,6 +89,42 @@ class BackendCase:
         return keras.Model(feed(inputs), outputs), layer
 
 
+def stateless_gradients(layer, x, loss_of_outputs, training=False):
+    """d loss_of_outputs(outputs)/d(trainable weights, x) of the built
+    `layer` called statelessly (`stateless_call`) on the active backend:
+    `jax.grad` or `tf.GradientTape`. Returns `(weight grads, x grad)` as
+    NumPy; skips the test on other backends."""
+    trainable = [v.value for v in layer.trainable_variables]
+    non_trainable = [v.value for v in layer.non_trainable_variables]
+
+    def loss(tv, inputs):
+        outputs, _ = layer.stateless_call(tv, non_trainable, inputs,
+                                          training=training)
+        return loss_of_outputs(outputs)
+
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        grads = jax.grad(loss, argnums=(0, 1))(trainable, x)
+    elif backend == "tensorflow":
+        import tensorflow as tf
+
+        tv = [tf.constant(keras.ops.convert_to_numpy(t)) for t in trainable]
+        xt = tf.constant(x)
+        with tf.GradientTape() as tape:
+            tape.watch(tv)
+            tape.watch(xt)
+            value = loss(tv, xt)
+        grads = tape.gradient(value, (tv, xt))
+    else:
+        import pytest
+
+        pytest.skip(f"no gradient helper for {backend}")
+    return ([keras.ops.convert_to_numpy(g) for g in grads[0]],
+            keras.ops.convert_to_numpy(grads[1]))
+
+
 def feed(arrays):
     """One input as itself, several as a list (what the layers take)."""
     return arrays[0] if len(arrays) == 1 else list(arrays)

@@ -126,31 +126,11 @@ FUSED = {
 
 def _grad(layer, x, probes, training):
     """d(Σ_i outputs_i ⊙ probe_i)/d(trainable weights, x), stateless."""
-    trainable = [v.value for v in layer.trainable_variables]
-    non_trainable = [v.value for v in layer.non_trainable_variables]
-
-    def loss(tv, inputs):
-        outs, _ = layer.stateless_call(tv, non_trainable, inputs,
-                                       training=training)
-        return sum(keras.ops.sum(o * p) for o, p in zip(outs, probes))
-
-    if BACKEND == "jax":
-        import jax
-
-        grads = jax.grad(loss, argnums=(0, 1))(trainable, x)
-    elif BACKEND == "tensorflow":
-        import tensorflow as tf
-
-        tv = [tf.constant(_np(t)) for t in trainable]
-        xt = tf.constant(x)
-        with tf.GradientTape() as tape:
-            tape.watch(tv)
-            tape.watch(xt)
-            value = loss(tv, xt)
-        grads = tape.gradient(value, (tv, xt))
-    else:
-        pytest.skip(f"no gradient helper for {BACKEND}")
-    return [_np(g) for g in grads[0]] + [_np(grads[1])]
+    weight_grads, x_grad = bu.stateless_gradients(
+        layer, x,
+        lambda outs: sum(keras.ops.sum(o * p) for o, p in zip(outs, probes)),
+        training)
+    return weight_grads + [x_grad]
 
 
 @pytest.mark.parametrize("name", sorted(FUSED))

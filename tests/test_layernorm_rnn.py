@@ -18,6 +18,7 @@ import keras
 import numpy as np
 import pytest
 
+import backend_utils as bu
 import layer_checks
 import references
 from keras_seqmem.recurrent import LayerNormLSTM
@@ -193,36 +194,6 @@ def test_outputs_match_numpy_reference(kind, fast_path, go_backwards, masked):
         np.testing.assert_allclose(got, want, **REF_TOL)
 
 
-def _gradients(layer, x, probe, training=False):
-    """d(Σ outputs ⊙ probe)/d(trainable weights, x) on the active backend."""
-    trainable = [v.value for v in layer.trainable_variables]
-    non_trainable = [v.value for v in layer.non_trainable_variables]
-
-    def loss(tv, inputs):
-        out, _ = layer.stateless_call(tv, non_trainable, inputs,
-                                      training=training)
-        return keras.ops.sum(out * probe)
-
-    if BACKEND == "jax":
-        import jax
-
-        grads = jax.grad(loss, argnums=(0, 1))(trainable, x)
-    elif BACKEND == "tensorflow":
-        import tensorflow as tf
-
-        tv = [tf.constant(keras.ops.convert_to_numpy(t)) for t in trainable]
-        xt = tf.constant(x)
-        with tf.GradientTape() as tape:
-            tape.watch(tv)
-            tape.watch(xt)
-            value = loss(tv, xt)
-        grads = tape.gradient(value, (tv, xt))
-    else:
-        pytest.skip(f"no gradient helper for {BACKEND}")
-    return ([keras.ops.convert_to_numpy(g) for g in grads[0]],
-            keras.ops.convert_to_numpy(grads[1]))
-
-
 @needs_float64
 @pytest.mark.parametrize("fast_path,training", [
     (True, True), (True, False), (False, False)])
@@ -238,7 +209,8 @@ def test_gradients_match_finite_differences(kind, fast_path, training):
     layer(x)
     _randomise(layer, seed=3)
     probe = rng.standard_normal((2, 5, U))
-    weight_grads, x_grad = _gradients(layer, x, probe, training)
+    weight_grads, x_grad = bu.stateless_gradients(
+        layer, x, lambda out: keras.ops.sum(out * probe), training)
     raw = _weights(layer)
     n_states = 2 if kind.startswith("lstm") else 1
 
